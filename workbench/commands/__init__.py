@@ -1,0 +1,1 @@
+"""The `workbench` sub-commands, one module per area; `workbench.cli` assembles them."""

@@ -1,0 +1,1 @@
+"""The workbench engine: pure logic over DuckDB and numpy, importable without Textual."""

@@ -1,0 +1,324 @@
+"""The DuckDB store: one file, many named datasets, the runs table, schema versions and migrations.
+
+Layout (documented for researchers in README, "The store"):
+
+* ``main.workbench_meta``  key/value: ``app`` and ``schema_version``.
+* ``main.datasets``        one row per dataset: format, sources, counts, fingerprint, attributes.
+* ``main.runs`` / ``main.run_results`` / ``main.run_board_metrics``: every stored run.
+* one DuckDB *schema* per dataset, named like the dataset, holding ``pins``, ``boards``,
+  ``edges`` (dense int32 ids), ``test`` and ``negatives`` (the evaluation split), plus views
+  ``edges_v``, ``test_v`` and ``negatives_v`` that show the original ids.
+
+The store never keeps a connection open between operations (:meth:`Store.connect` opens and
+closes one), because DuckDB refuses a read-write open while any other process holds the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from workbench.engine.errors import NotFoundError, StoreError, StoreLockedError, WorkbenchError
+
+APP_ID = "pinboard-workbench"
+SCHEMA_VERSION = 1
+DEFAULT_DB = "workbench.duckdb"
+LOCK_TIMEOUT_S = float(os.environ.get("WORKBENCH_LOCK_TIMEOUT", "10"))
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_RESERVED = {"main", "temp", "system", "information_schema", "pg_catalog", "memory"}
+
+
+def validate_dataset_name(name: str) -> str:
+    """Return ``name`` if it can name a dataset (it becomes a DuckDB schema), else raise."""
+    if not _NAME_RE.match(name or ""):
+        raise WorkbenchError(
+            f"invalid dataset name {name!r}: use 1-63 lower-case letters, digits, '_' or '-', "
+            "starting with a letter"
+        )
+    if name in _RESERVED:
+        raise WorkbenchError(f"invalid dataset name {name!r}: it is reserved by DuckDB")
+    return name
+
+
+def ident(name: str) -> str:
+    """Quote an SQL identifier (a dataset schema or a column name taken from a user's file)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table(dataset: str, name: str) -> str:
+    """The quoted name of one of a dataset's tables, e.g. ``"sample"."pins"``."""
+    return f"{ident(validate_dataset_name(dataset))}.{ident(name)}"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One row of ``main.datasets``: what a dataset is and where it came from."""
+
+    name: str
+    format: str
+    sources: list[str]
+    loaded_at: datetime
+    fingerprint: str
+    pin_id_type: str
+    board_id_type: str
+    pins: int
+    boards: int
+    edges: int
+    test: int
+    negatives: int
+    images: int
+    missing_images: int
+    pin_attributes: dict[str, str]
+    board_attributes: dict[str, str]
+    has_weights: bool
+    has_timestamps: bool
+
+    @property
+    def has_split(self) -> bool:
+        return self.test > 0
+
+    @property
+    def has_images(self) -> bool:
+        return self.images > 0
+
+
+_DATASET_COLUMNS = [
+    "name", "format", "sources", "loaded_at", "fingerprint", "pin_id_type", "board_id_type",
+    "pins", "boards", "edges", "test", "negatives", "images", "missing_images",
+    "pin_attributes", "board_attributes", "has_weights", "has_timestamps",
+]  # fmt: skip
+
+
+def _migrate_to_1(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE TABLE workbench_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute(
+        """
+        CREATE TABLE datasets (
+            name VARCHAR PRIMARY KEY, format VARCHAR, sources JSON, loaded_at TIMESTAMP,
+            fingerprint VARCHAR, pin_id_type VARCHAR, board_id_type VARCHAR,
+            pins BIGINT, boards BIGINT, edges BIGINT, test BIGINT, negatives BIGINT,
+            images BIGINT, missing_images BIGINT, pin_attributes JSON, board_attributes JSON,
+            has_weights BOOLEAN, has_timestamps BOOLEAN)
+        """
+    )
+    con.execute("CREATE SEQUENCE run_id_seq START 1")
+    con.execute(
+        """
+        CREATE TABLE runs (
+            run_id BIGINT PRIMARY KEY DEFAULT nextval('run_id_seq'),
+            name VARCHAR, dataset VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+            algorithm VARCHAR NOT NULL, params JSON, seed BIGINT, fingerprint VARCHAR,
+            created_at TIMESTAMP NOT NULL, elapsed_ms DOUBLE, steps BIGINT,
+            query JSON, metrics JSON, info JSON, status VARCHAR DEFAULT 'complete')
+        """
+    )
+    con.execute(
+        "CREATE TABLE run_results (run_id BIGINT, query VARCHAR, rank INTEGER, "
+        "pin VARCHAR, score DOUBLE)"
+    )
+    con.execute(
+        "CREATE TABLE run_board_metrics (run_id BIGINT, board VARCHAR, metric VARCHAR, "
+        "value DOUBLE)"
+    )
+    con.execute("INSERT INTO workbench_meta VALUES ('app', ?)", [APP_ID])
+
+
+# Migration N turns a version N-1 store into version N. Add new ones at the end, never edit old.
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrate_to_1}
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() and ("Could not set lock" in text or "Conflicting lock" in text)
+
+
+class Store:
+    """A workbench store file. Cheap to create; every operation opens its own connection."""
+
+    def __init__(self, path: str | os.PathLike[str], lock_timeout: float = LOCK_TIMEOUT_S):
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+        self._checked = False
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    @property
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def cache_dir(self, dataset: str, fingerprint: str) -> Path:
+        """A directory next to the store for derived files (graph arrays, embeddings)."""
+        d = self.path.parent / f"{self.path.name}.cache" / dataset / fingerprint[:16]
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.Error as exc:
+                if _is_lock_error(exc):
+                    if time.monotonic() < deadline:
+                        time.sleep(delay)
+                        delay = min(delay * 2, 0.5)
+                        continue
+                    raise StoreLockedError(
+                        f"store {self.path} is in use by another process (a writer holds it); "
+                        "try again when it has finished"
+                    ) from None
+                raise StoreError(f"cannot open store {self.path}: {_first_line(exc)}") from None
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open a connection for one operation; the schema is checked (and migrated) first."""
+        if read_only and not self.path.exists():
+            raise StoreError(f"store {self.path} does not exist")
+        if not read_only and not self.path.parent.exists():
+            raise StoreError(f"cannot create store {self.path}: directory does not exist")
+        con = self._open(read_only)
+        try:
+            if not self._checked:
+                self._check_schema(con, read_only)
+                self._checked = True
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection inside BEGIN/COMMIT; any exception rolls everything back."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            try:
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                raise StoreError(f"could not write to {self.path}: {_first_line(exc)}") from None
+
+    def _check_schema(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        tables = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            ).fetchall()
+        }
+        if "workbench_meta" not in tables:
+            if tables:
+                raise StoreError(
+                    f"{self.path} is a DuckDB file but not a workbench store "
+                    f"(it has tables {', '.join(sorted(tables)[:5])}, no workbench_meta)"
+                )
+            if read_only:
+                raise StoreError(f"store {self.path} is empty")
+            version = 0
+        else:
+            meta = dict(con.execute("SELECT key, value FROM workbench_meta").fetchall())
+            if meta.get("app") != APP_ID:
+                raise StoreError(f"{self.path} belongs to another application ({meta.get('app')})")
+            version = int(meta.get("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this workbench "
+                f"understands ({SCHEMA_VERSION}); upgrade the workbench"
+            )
+        if version < SCHEMA_VERSION:
+            if read_only:
+                raise StoreError(
+                    f"{self.path} has schema version {version}; open it once read-write to migrate"
+                )
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for v in range(version + 1, SCHEMA_VERSION + 1):
+                    MIGRATIONS[v](con)
+                con.execute(
+                    "INSERT OR REPLACE INTO workbench_meta VALUES ('schema_version', ?)",
+                    [str(SCHEMA_VERSION)],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    # -- datasets ----------------------------------------------------------------------------
+
+    def datasets(self) -> list[DatasetInfo]:
+        if not self.path.exists():
+            return []
+        with self.connect(read_only=True) as con:
+            rows = con.execute(
+                f"SELECT {', '.join(_DATASET_COLUMNS)} FROM datasets ORDER BY name"
+            ).fetchall()
+        return [_dataset_from_row(r) for r in rows]
+
+    def dataset(self, name: str) -> DatasetInfo:
+        validate_dataset_name(name)
+        if self.path.exists():
+            with self.connect(read_only=True) as con:
+                row = con.execute(
+                    f"SELECT {', '.join(_DATASET_COLUMNS)} FROM datasets WHERE name = ?", [name]
+                ).fetchone()
+            if row is not None:
+                return _dataset_from_row(row)
+        known = ", ".join(d.name for d in self.datasets()) or "none loaded"
+        raise NotFoundError(f"unknown dataset {name!r} (known: {known})")
+
+    def drop(self, name: str) -> None:
+        self.dataset(name)
+        with self.transaction() as con:
+            drop_dataset_tables(con, name)
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one read-only query (engine code only; values always passed as parameters)."""
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+
+def drop_dataset_tables(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Remove a dataset's schema and catalogue row (inside the caller's transaction)."""
+    con.execute(f"DROP SCHEMA IF EXISTS {ident(validate_dataset_name(name))} CASCADE")
+    con.execute("DELETE FROM datasets WHERE name = ?", [name])
+
+
+def insert_dataset_row(con: duckdb.DuckDBPyConnection, info: DatasetInfo) -> None:
+    values = [getattr(info, c) for c in _DATASET_COLUMNS]
+    for i, c in enumerate(_DATASET_COLUMNS):
+        if c in ("sources", "pin_attributes", "board_attributes"):
+            values[i] = json.dumps(values[i])
+    placeholders = ", ".join("?" for _ in _DATASET_COLUMNS)
+    con.execute(f"INSERT INTO datasets ({', '.join(_DATASET_COLUMNS)}) VALUES ({placeholders})",
+                values)  # fmt: skip
+
+
+def _dataset_from_row(row: tuple[Any, ...]) -> DatasetInfo:
+    d = dict(zip(_DATASET_COLUMNS, row, strict=True))
+    for c in ("sources", "pin_attributes", "board_attributes"):
+        d[c] = json.loads(d[c]) if d[c] else ({} if c != "sources" else [])
+    return DatasetInfo(**d)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("WORKBENCH_DB", DEFAULT_DB))
