@@ -33,7 +33,8 @@ def load(paths: tuple[str, ...], name: str, fmt: str, images: str | None, replac
         emit_json(asdict(report))
         return
     click.echo(
-        f"loaded {report.dataset} ({report.format}): {report.pins:,} pins, {report.boards:,} boards, "
+        f"loaded {report.dataset} ({report.format}): {report.pins:,} pins, "
+        f"{report.boards:,} boards, "
         f"{report.edges:,} edges, {report.test:,} test, {report.negatives:,} negatives, "
         f"{report.images:,} images in {report.elapsed_s:.2f}s"
     )

@@ -141,7 +141,7 @@ def dataset_summary(store: Store, dataset: str) -> dict[str, Any]:
             "test": info.test,
             "test_boards": int(test_boards),
             "negatives": info.negatives,
-        },  # fmt: skip
+        },
         "images": info.images,
         "missing_images": info.missing_images,
         "pin_id_type": info.pin_id_type,

@@ -1,4 +1,4 @@
-"""The one error type the workbench raises for anything a user can fix: bad input, unknown ids, locks."""
+"""The errors the workbench raises for anything a user can fix: bad input, unknown ids, locks."""
 
 from __future__ import annotations
 

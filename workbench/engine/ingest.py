@@ -1,4 +1,4 @@
-"""Loading datasets into the store: csv/parquet/jsonl tables, NCF files and MovieLens, as one transaction.
+"""Loading datasets into the store (csv/parquet/jsonl tables, NCF, MovieLens) in one transaction.
 
 Every reader turns its files into up to five *staged* temporary tables with the same shape::
 
@@ -283,7 +283,7 @@ def _type_attributes(con: duckdb.DuckDBPyConnection, tbl: str, attrs: list[str],
 
 
 def _stage_edges(con: duckdb.DuckDBPyConnection, raw: str) -> None:
-    """Turn raw text weight/timestamp columns into DOUBLE/TIMESTAMP, failing on the first bad one."""
+    """Turn text weight/timestamp columns into DOUBLE/TIMESTAMP; fail on the first bad value."""
     bad = con.execute(
         f"SELECT _src, _line, weight FROM {raw} WHERE weight IS NOT NULL AND "
         "(TRY_CAST(weight AS DOUBLE) IS NULL OR isnan(TRY_CAST(weight AS DOUBLE)) "

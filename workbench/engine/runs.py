@@ -161,7 +161,7 @@ def run_results(store: Store, run_id: int) -> pl.DataFrame:
 
 
 def run_board_metrics(store: Store, run_id: int) -> pl.DataFrame:
-    """Per-board metric values of an evaluation run, wide: one row per board, a column per metric."""
+    """Per-board metric values of an evaluation run: a row per board, a column per metric."""
     get_run(store, run_id)
     with store.connect(read_only=True) as con:
         arrow = con.execute(
