@@ -6,7 +6,14 @@ from dataclasses import asdict
 
 import click
 
-from workbench.commands._common import Progress, db_option, emit_json, get_store, json_option
+from workbench.commands._common import (
+    Progress,
+    db_option,
+    emit_json,
+    get_store,
+    json_option,
+    show_progress,
+)
 from workbench.engine.dataset import dataset_summary
 from workbench.engine.ingest import FORMATS, load_dataset
 
@@ -23,9 +30,7 @@ def load(paths: tuple[str, ...], name: str, fmt: str, images: str | None, replac
          as_json: bool) -> None:  # fmt: skip
     """Load PATH... (files or directories) into the store as one dataset, all or nothing."""
     store = get_store()
-    bar = Progress(
-        f"loading {name}", enabled=not as_json and click.get_text_stream("stderr").isatty()
-    )
+    bar = Progress(f"loading {name}", enabled=show_progress(as_json))
     report = load_dataset(store, list(paths), name, fmt=fmt, images=images, replace=replace,
                           progress=lambda stage, done, total: bar(done, total, stage))  # fmt: skip
     bar.close()

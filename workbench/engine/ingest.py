@@ -150,7 +150,7 @@ def _read_source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, tmp: str)
     if n == 0:
         raise InputError(f"{path}: empty file (expected a header line and at least one row)")
     con.execute(f"ALTER TABLE {tmp} ADD COLUMN _line BIGINT")
-    con.execute(f"UPDATE {tmp} SET _line = rowid + {first_line}")
+    con.execute(f"UPDATE {tmp} SET _line = rowid - (SELECT min(rowid) FROM {tmp}) + {first_line}")
     return cols
 
 
@@ -361,7 +361,7 @@ def _read_headerless(con: duckdb.DuckDBPyConnection, path: Path, tmp: str, delim
         con.execute(f"ALTER TABLE {tmp} RENAME {ident(col)} TO c{i}")
     ncols = len(names)
     con.execute(f"ALTER TABLE {tmp} ADD COLUMN _line BIGINT")
-    con.execute(f"UPDATE {tmp} SET _line = rowid + 1")
+    con.execute(f"UPDATE {tmp} SET _line = rowid - (SELECT min(rowid) FROM {tmp}) + 1")
     return ncols
 
 
@@ -593,6 +593,12 @@ def _attach_image_dir(con: duckdb.DuckDBPyConnection, images: Path) -> int:
     return len(found)
 
 
+def _union_of(have: dict[str, bool], col: str) -> str:
+    """SQL for the distinct ids named in the edge-like tables (none: an empty VARCHAR column)."""
+    parts = [f"SELECT {col} FROM _{k}" for k in ("edges", "test", "negatives") if have[k]]
+    return " UNION ".join(parts) or f"SELECT CAST(NULL AS VARCHAR) AS {col} WHERE false"
+
+
 def _build(con: duckdb.DuckDBPyConnection, name: str, images: Path | None,
            staged_from: dict[str, str]) -> tuple[dict[str, int], dict[str, str], dict[str, str],
                                                   str, str, list[str]]:  # fmt: skip
@@ -624,8 +630,7 @@ def _build(con: duckdb.DuckDBPyConnection, name: str, images: Path | None,
                 _check_known(con, f"_{k}", "pin", "_pins", staged_from.get("pins", "pins file"))
         con.execute("CREATE TEMP TABLE _allpins AS SELECT * EXCLUDE (_src, _line) FROM _pins")
     else:
-        union = " UNION ".join(f"SELECT pin FROM _{k}" for k in ("edges", "test", "negatives")
-                               if have[k])  # fmt: skip
+        union = _union_of(have, "pin")
         con.execute(
             "CREATE TEMP TABLE _allpins AS SELECT pin, CAST(NULL AS VARCHAR) AS title, "
             "CAST(NULL AS VARCHAR) AS description, CAST(NULL AS VARCHAR) AS image "
@@ -639,8 +644,7 @@ def _build(con: duckdb.DuckDBPyConnection, name: str, images: Path | None,
                              staged_from.get("boards", "boards file"))  # fmt: skip
         con.execute("CREATE TEMP TABLE _allboards AS SELECT * EXCLUDE (_src, _line) FROM _boards")
     else:
-        union = " UNION ".join(f"SELECT board FROM _{k}" for k in ("edges", "test", "negatives")
-                               if have[k])  # fmt: skip
+        union = _union_of(have, "board")
         con.execute(
             "CREATE TEMP TABLE _allboards AS SELECT board, CAST(NULL AS VARCHAR) AS name "
             f"FROM (SELECT DISTINCT * FROM ({union}))"

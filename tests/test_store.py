@@ -1,0 +1,85 @@
+"""The store file: schema versions, foreign and corrupt files, locks, and the engine/TUI boundary."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from workbench.engine.errors import StoreError, StoreLockedError
+from workbench.engine.ingest import load_dataset
+from workbench.engine.store import SCHEMA_VERSION, Store
+
+
+def test_new_store_gets_current_schema(store: Store) -> None:
+    assert store.datasets() == []
+    with store.connect() as con:
+        pass
+    rows = dict(store.query("SELECT key, value FROM workbench_meta"))
+    assert rows == {"app": "pinboard-workbench", "schema_version": str(SCHEMA_VERSION)}
+    del con
+
+
+def test_newer_schema_is_refused(store: Store) -> None:
+    with store.connect():
+        pass
+    con = duckdb.connect(str(store.path))
+    con.execute("UPDATE workbench_meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(StoreError, match="schema version 99, newer than this workbench"):
+        Store(store.path).datasets()
+
+
+def test_foreign_duckdb_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE customers (id INTEGER)")
+    con.close()
+    with pytest.raises(StoreError, match="is a DuckDB file but not a workbench store"):
+        Store(path).datasets()
+
+
+def test_corrupt_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "junk.duckdb"
+    path.write_bytes(b"\x00garbage" * 1000)
+    with pytest.raises(StoreError, match="cannot open store"):
+        Store(path).datasets()
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="directory does not exist"):
+        with Store(tmp_path / "no" / "such" / "wb.duckdb").connect():
+            pass
+
+
+def test_locked_store_gives_a_clear_message(store: Store, tiny_dir: Path) -> None:
+    load_dataset(store, [tiny_dir], "tiny")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
+         "time.sleep(30)", str(store.path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        with pytest.raises(StoreLockedError, match="in use by another process"):
+            Store(store.path, lock_timeout=0.3).datasets()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert [d.name for d in Store(store.path).datasets()] == ["tiny"]
+
+
+def test_engine_never_imports_textual() -> None:
+    code = (
+        "import sys, pkgutil, importlib, workbench.engine as e\n"
+        "for m in pkgutil.walk_packages(e.__path__, 'workbench.engine.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "import workbench.cli\n"
+        "bad = [m for m in sys.modules if m == 'textual' or m.startswith('textual.')]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

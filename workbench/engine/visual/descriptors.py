@@ -1,0 +1,493 @@
+"""The built-in image descriptor: colour, gradient and tiny-image blocks pooled over grids.
+
+Per pixel (numba, at about ``area`` pixels per image) we compute CIE Lab colour, a soft joint
+Lab histogram assignment and a soft gradient-orientation assignment (HOG, Dalal & Triggs,
+CVPR 2005), and sum everything into one multi-channel integral image (summed-area table,
+Crow, SIGGRAPH 1984). Any box of the image is then described in O(cells x channels) by pooling
+the integral image over a spatial grid inside the box, so the whole image and ~14 regions per
+image (for crop search) cost little more than the whole image alone.
+
+Blocks of the descriptor for a box:
+
+* colour: Lab histograms on the whole box and a 2x2 grid, Hellinger (square-root) mapped;
+* gradient: orientation histograms on 2x2 and 4x4 grids, square-rooted, L2-normalised and
+  clipped (as in SIFT, Lowe, IJCV 2004);
+* tiny image: mean lightness on an 8x8 grid and mean a/b on a 4x4 grid, zero-mean and
+  contrast-normalised.
+
+Each block is L2-normalised and weighted, the concatenation is L2-normalised again, so inner
+product is cosine similarity. Optional PCA whitening fitted on a dataset lives in
+:mod:`workbench.engine.visual.pca`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+__all__ = [
+    "REGION_BOXES",
+    "DescriptorConfig",
+    "describe_array",
+    "describe_boxes",
+    "integral_features",
+]
+
+# Regions indexed per image for crop search, as fractions (x0, y0, x1, y1) of the image:
+# the whole image, a 2x2 grid of 2/3-size windows and a 3x3 grid of half-size windows.
+REGION_BOXES: tuple[tuple[float, float, float, float], ...] = (
+    (0.0, 0.0, 1.0, 1.0),
+    *((x, y, x + 2 / 3, y + 2 / 3) for y in (0.0, 1 / 3) for x in (0.0, 1 / 3)),
+    *((x, y, x + 0.5, y + 0.5) for y in (0.0, 0.25, 0.5) for x in (0.0, 0.25, 0.5)),
+)
+
+
+@dataclass(frozen=True)
+class DescriptorConfig:
+    """Parameters of the built-in descriptor; any change gives a new :attr:`version`."""
+
+    area: int = 64 * 64
+    lab_bins: tuple[int, int, int] = (4, 5, 5)
+    ab_range: float = 50.0
+    colour_grids: tuple[int, ...] = (1, 2)
+    orientations: int = 9
+    signed: bool = False
+    hog_grids: tuple[int, ...] = (2, 4)
+    hog_clip: float = 0.3
+    hog_cell_eps: float = -1.0
+    tiny_grid: int = 8
+    tiny_colour_grid: int = 4
+    w_colour: float = 1.0
+    w_gradient: float = 1.0
+    w_tiny: float = 1.0
+
+    @property
+    def n_colour(self) -> int:
+        return self.lab_bins[0] * self.lab_bins[1] * self.lab_bins[2]
+
+    @property
+    def channels(self) -> int:
+        """Channels of the integral image: colour bins, orientation bins, L, a, b."""
+        return self.n_colour + self.orientations + 3
+
+    @property
+    def dim(self) -> int:
+        colour = self.n_colour * sum(g * g for g in self.colour_grids)
+        gradient = self.orientations * sum(g * g for g in self.hog_grids)
+        tiny = self.tiny_grid**2 + 2 * self.tiny_colour_grid**2
+        return colour + gradient + tiny
+
+    def to_json(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> DescriptorConfig:
+        kwargs: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            if f.name in data:
+                value = data[f.name]
+                kwargs[f.name] = tuple(value) if isinstance(value, list) else value
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    @property
+    def version(self) -> str:
+        blob = json.dumps({"algo": 1, **self.to_json()}, sort_keys=True).encode()
+        return "builtin-1-" + hashlib.sha1(blob).hexdigest()[:10]
+
+
+def _srgb_to_linear_lut() -> np.ndarray:
+    c = np.arange(256, dtype=np.float64) / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+_LINEAR_LUT = _srgb_to_linear_lut()
+
+
+@numba.njit(cache=True, nogil=True)
+def _lab_f(t: float) -> float:
+    if t > 0.008856451679035631:
+        return t ** (1.0 / 3.0)
+    return t / 0.12841854934601665 + 4.0 / 29.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _soft_bin(v: float, lo: float, step: float, n: int) -> tuple[int, float]:
+    """Lower bin index and the weight of the upper neighbour for linear interpolation."""
+    pos = (v - lo) / step
+    if pos <= 0.0:
+        return 0, 0.0
+    if pos >= n - 1:
+        return n - 1, 0.0
+    i = int(pos)
+    return i, pos - i
+
+
+@numba.njit(cache=True, nogil=True)
+def _integral_kernel(
+    rgb: np.ndarray,
+    lut: np.ndarray,
+    n_l: int,
+    n_a: int,
+    n_b: int,
+    ab_range: float,
+    n_orient: int,
+    signed: bool,
+) -> np.ndarray:
+    h, w = rgb.shape[0], rgb.shape[1]
+    n_col = n_l * n_a * n_b
+    n_ch = n_col + n_orient + 3
+    lab = np.empty((h, w, 3), dtype=np.float64)
+    for y in range(h):
+        for x in range(w):
+            r = lut[rgb[y, x, 0]]
+            g = lut[rgb[y, x, 1]]
+            b = lut[rgb[y, x, 2]]
+            # sRGB (D65) -> XYZ -> Lab.
+            xx = (0.4124564 * r + 0.3575761 * g + 0.1804375 * b) / 0.95047
+            yy = 0.2126729 * r + 0.7151522 * g + 0.0721750 * b
+            zz = (0.0193339 * r + 0.1191920 * g + 0.9503041 * b) / 1.08883
+            fx = _lab_f(xx)
+            fy = _lab_f(yy)
+            fz = _lab_f(zz)
+            lab[y, x, 0] = 116.0 * fy - 16.0
+            lab[y, x, 1] = 500.0 * (fx - fy)
+            lab[y, x, 2] = 200.0 * (fy - fz)
+    feat = np.zeros((h + 1, w + 1, n_ch), dtype=np.float64)
+    l_step = 100.0 / max(n_l - 1, 1)
+    ab_step = 2.0 * ab_range / max(n_a - 1, 1)
+    b_step = 2.0 * ab_range / max(n_b - 1, 1)
+    period = 2.0 * np.pi if signed else np.pi
+    o_step = period / n_orient
+    for y in range(h):
+        ym = max(y - 1, 0)
+        yp = min(y + 1, h - 1)
+        for x in range(w):
+            row = feat[y + 1, x + 1]
+            lv = lab[y, x, 0]
+            av = lab[y, x, 1]
+            bv = lab[y, x, 2]
+            il, wl = _soft_bin(lv, 0.0, l_step, n_l)
+            ia, wa = _soft_bin(av, -ab_range, ab_step, n_a)
+            ib, wb = _soft_bin(bv, -ab_range, b_step, n_b)
+            for dl in range(2):
+                fl = wl if dl == 1 else 1.0 - wl
+                if fl == 0.0:
+                    continue
+                for da in range(2):
+                    fa = wa if da == 1 else 1.0 - wa
+                    if fa == 0.0:
+                        continue
+                    for db in range(2):
+                        fb = wb if db == 1 else 1.0 - wb
+                        if fb == 0.0:
+                            continue
+                        idx = ((il + dl) * n_a + (ia + da)) * n_b + (ib + db)
+                        row[idx] += fl * fa * fb
+            xm = max(x - 1, 0)
+            xp = min(x + 1, w - 1)
+            gx = lab[y, xp, 0] - lab[y, xm, 0]
+            gy = lab[yp, x, 0] - lab[ym, x, 0]
+            mag = np.sqrt(gx * gx + gy * gy)
+            if mag > 0.0:
+                ang = np.arctan2(gy, gx)
+                if ang < 0.0:
+                    ang += 2.0 * np.pi
+                if not signed and ang >= np.pi:
+                    ang -= np.pi
+                pos = ang / o_step - 0.5
+                if pos < 0.0:
+                    pos += n_orient
+                i0 = int(pos)
+                frac = pos - i0
+                i0 = i0 % n_orient
+                i1 = (i0 + 1) % n_orient
+                row[n_col + i0] += mag * (1.0 - frac)
+                row[n_col + i1] += mag * frac
+            row[n_col + n_orient] = lv
+            row[n_col + n_orient + 1] = av
+            row[n_col + n_orient + 2] = bv
+    # Summed-area table in place.
+    for y in range(1, h + 1):
+        for x in range(1, w + 1):
+            for c in range(n_ch):
+                feat[y, x, c] += feat[y - 1, x, c] + feat[y, x - 1, c] - feat[y - 1, x - 1, c]
+    return feat
+
+
+def integral_features(rgb: np.ndarray, cfg: DescriptorConfig) -> np.ndarray:
+    """Summed-area table [h+1, w+1, channels] of the per-pixel features of an RGB uint8 image."""
+    n_l, n_a, n_b = cfg.lab_bins
+    return _integral_kernel(
+        np.ascontiguousarray(rgb, dtype=np.uint8),
+        _LINEAR_LUT,
+        n_l,
+        n_a,
+        n_b,
+        float(cfg.ab_range),
+        cfg.orientations,
+        cfg.signed,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _interp(feat: np.ndarray, y: float, x: float, c0: int, c1: int, out: np.ndarray) -> None:
+    """Bilinear read of the summed-area table: exact area-weighted sums at fractional corners."""
+    h1 = feat.shape[0] - 1
+    w1 = feat.shape[1] - 1
+    y = min(max(y, 0.0), float(h1))
+    x = min(max(x, 0.0), float(w1))
+    y0 = min(int(y), h1 - 1) if h1 > 0 else 0
+    x0 = min(int(x), w1 - 1) if w1 > 0 else 0
+    fy = y - y0
+    fx = x - x0
+    for c in range(c0, c1):
+        top = feat[y0, x0, c] * (1.0 - fx) + feat[y0, x0 + 1, c] * fx
+        bot = feat[y0 + 1, x0, c] * (1.0 - fx) + feat[y0 + 1, x0 + 1, c] * fx
+        out[c - c0] = top * (1.0 - fy) + bot * fy
+
+
+@numba.njit(cache=True, nogil=True)
+def _pool(
+    feat: np.ndarray,
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+    c0: int,
+    c1: int,
+    out: np.ndarray,
+    tmp: np.ndarray,
+) -> None:
+    n = c1 - c0
+    _interp(feat, y1, x1, c0, c1, out)
+    _interp(feat, y0, x1, c0, c1, tmp)
+    for i in range(n):
+        out[i] -= tmp[i]
+    _interp(feat, y1, x0, c0, c1, tmp)
+    for i in range(n):
+        out[i] -= tmp[i]
+    _interp(feat, y0, x0, c0, c1, tmp)
+    for i in range(n):
+        out[i] += tmp[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _normalise(v: np.ndarray) -> None:
+    s = 0.0
+    for i in range(v.shape[0]):
+        s += v[i] * v[i]
+    if s > 0.0:
+        s = 1.0 / np.sqrt(s)
+        for i in range(v.shape[0]):
+            v[i] *= s
+
+
+@numba.njit(cache=True, nogil=True)
+def _describe_kernel(
+    feat: np.ndarray,
+    boxes: np.ndarray,
+    n_col: int,
+    n_orient: int,
+    colour_grids: np.ndarray,
+    hog_grids: np.ndarray,
+    hog_clip: float,
+    hog_cell_eps: float,
+    tiny_grid: int,
+    tiny_colour_grid: int,
+    w_colour: float,
+    w_grad: float,
+    w_tiny: float,
+    out: np.ndarray,
+) -> None:
+    n_ch = feat.shape[2]
+    tmp = np.empty(n_ch, dtype=np.float64)
+    cell = np.empty(n_ch, dtype=np.float64)
+    n_colour_dim = 0
+    for g in colour_grids:
+        n_colour_dim += g * g * n_col
+    n_grad_dim = 0
+    for g in hog_grids:
+        n_grad_dim += g * g * n_orient
+    n_tiny_l = tiny_grid * tiny_grid
+    n_tiny_ab = tiny_colour_grid * tiny_colour_grid
+    lc = n_col + n_orient
+    for bi in range(boxes.shape[0]):
+        bx0 = boxes[bi, 0]
+        by0 = boxes[bi, 1]
+        bx1 = boxes[bi, 2]
+        by1 = boxes[bi, 3]
+        bw = bx1 - bx0
+        bh = by1 - by0
+        vec = out[bi]
+        # Colour block: Hellinger-mapped Lab histograms per cell.
+        pos = 0
+        for g in colour_grids:
+            for gy in range(g):
+                for gx in range(g):
+                    _pool(
+                        feat,
+                        bx0 + bw * gx / g,
+                        by0 + bh * gy / g,
+                        bx0 + bw * (gx + 1) / g,
+                        by0 + bh * (gy + 1) / g,
+                        0,
+                        n_col,
+                        cell,
+                        tmp,
+                    )
+                    total = 0.0
+                    for i in range(n_col):
+                        v = max(cell[i], 0.0)
+                        cell[i] = v
+                        total += v
+                    for i in range(n_col):
+                        vec[pos + i] = np.sqrt(cell[i] / total) if total > 0.0 else 0.0
+                    pos += n_col
+        _normalise(vec[0:n_colour_dim])
+        # Gradient block: orientation histograms per cell, sqrt, L2, clip, L2.
+        start = pos
+        for g in hog_grids:
+            gstart = pos
+            for gy in range(g):
+                for gx in range(g):
+                    _pool(
+                        feat,
+                        bx0 + bw * gx / g,
+                        by0 + bh * gy / g,
+                        bx0 + bw * (gx + 1) / g,
+                        by0 + bh * (gy + 1) / g,
+                        n_col,
+                        n_col + n_orient,
+                        cell,
+                        tmp,
+                    )
+                    for i in range(n_orient):
+                        vec[pos + i] = np.sqrt(max(cell[i], 0.0))
+                    pos += n_orient
+            if hog_cell_eps >= 0.0:
+                energy = 0.0
+                for i in range(gstart, pos):
+                    energy += vec[i] * vec[i]
+                energy = hog_cell_eps * energy / (g * g) + 1e-12
+                for c in range(g * g):
+                    e = 0.0
+                    for i in range(n_orient):
+                        e += vec[gstart + c * n_orient + i] ** 2
+                    e = 1.0 / np.sqrt(e + energy)
+                    for i in range(n_orient):
+                        vec[gstart + c * n_orient + i] *= e
+        grad = vec[start:pos]
+        _normalise(grad)
+        if hog_clip > 0.0:
+            for i in range(grad.shape[0]):
+                grad[i] = min(grad[i], hog_clip)
+            _normalise(grad)
+        # Tiny-image block: lightness on a fine grid, a/b on a coarse grid, zero mean.
+        start = pos
+        for gy in range(tiny_grid):
+            for gx in range(tiny_grid):
+                _pool(
+                    feat,
+                    bx0 + bw * gx / tiny_grid,
+                    by0 + bh * gy / tiny_grid,
+                    bx0 + bw * (gx + 1) / tiny_grid,
+                    by0 + bh * (gy + 1) / tiny_grid,
+                    lc,
+                    lc + 1,
+                    cell,
+                    tmp,
+                )
+                area = (bw / tiny_grid) * (bh / tiny_grid)
+                vec[pos] = cell[0] / area
+                pos += 1
+        for gy in range(tiny_colour_grid):
+            for gx in range(tiny_colour_grid):
+                _pool(
+                    feat,
+                    bx0 + bw * gx / tiny_colour_grid,
+                    by0 + bh * gy / tiny_colour_grid,
+                    bx0 + bw * (gx + 1) / tiny_colour_grid,
+                    by0 + bh * (gy + 1) / tiny_colour_grid,
+                    lc + 1,
+                    lc + 3,
+                    cell,
+                    tmp,
+                )
+                area = (bw / tiny_colour_grid) * (bh / tiny_colour_grid)
+                vec[pos] = cell[0] / area
+                vec[pos + n_tiny_ab] = cell[1] / area
+                pos += 1
+        pos += n_tiny_ab
+        tl = vec[start : start + n_tiny_l]
+        mean = 0.0
+        for i in range(n_tiny_l):
+            mean += tl[i]
+        mean /= n_tiny_l
+        for i in range(n_tiny_l):
+            tl[i] -= mean
+        # a/b are already zero-centred (grey is 0); scale them like lightness.
+        tiny = vec[start:pos]
+        _normalise(tiny)
+        # Weighted concatenation, unit norm overall.
+        n_total = pos
+        for i in range(n_colour_dim):
+            vec[i] *= w_colour
+        for i in range(n_colour_dim, n_colour_dim + n_grad_dim):
+            vec[i] *= w_grad
+        for i in range(n_colour_dim + n_grad_dim, n_total):
+            vec[i] *= w_tiny
+        _normalise(vec[0:n_total])
+
+
+def _weights(cfg: DescriptorConfig) -> tuple[float, float, float]:
+    raw = np.array([cfg.w_colour, cfg.w_gradient, cfg.w_tiny], dtype=np.float64)
+    raw = np.sqrt(np.maximum(raw, 0.0) / max(raw.sum(), 1e-12))
+    return float(raw[0]), float(raw[1]), float(raw[2])
+
+
+def describe_boxes(feat: np.ndarray, boxes: np.ndarray, cfg: DescriptorConfig) -> np.ndarray:
+    """Descriptors [len(boxes), dim] (float32, unit norm) of pixel boxes (x0, y0, x1, y1)."""
+    boxes = np.ascontiguousarray(boxes, dtype=np.float64).reshape(-1, 4)
+    out = np.zeros((boxes.shape[0], cfg.dim), dtype=np.float64)
+    wc, wg, wt = _weights(cfg)
+    _describe_kernel(
+        feat,
+        boxes,
+        cfg.n_colour,
+        cfg.orientations,
+        np.asarray(cfg.colour_grids, dtype=np.int64),
+        np.asarray(cfg.hog_grids, dtype=np.int64),
+        float(cfg.hog_clip),
+        float(cfg.hog_cell_eps),
+        cfg.tiny_grid,
+        cfg.tiny_colour_grid,
+        wc,
+        wg,
+        wt,
+        out,
+    )
+    return out.astype(np.float32)
+
+
+def region_pixel_boxes(
+    width: int, height: int, fractions: Sequence[tuple[float, float, float, float]] = REGION_BOXES
+) -> np.ndarray:
+    """Pixel boxes (x0, y0, x1, y1) for fractional region boxes of a width x height image."""
+    f = np.asarray(fractions, dtype=np.float64).reshape(-1, 4)
+    scale = np.array([width, height, width, height], dtype=np.float64)
+    return f * scale
+
+
+def describe_array(rgb: np.ndarray, cfg: DescriptorConfig, regions: bool = False) -> np.ndarray:
+    """Descriptor of a whole RGB uint8 image [dim], or of its regions [len(REGION_BOXES), dim]."""
+    feat = integral_features(rgb, cfg)
+    h, w = rgb.shape[0], rgb.shape[1]
+    if regions:
+        return describe_boxes(feat, region_pixel_boxes(w, h), cfg)
+    return describe_boxes(feat, np.array([[0.0, 0.0, w, h]]), cfg)[0]
