@@ -1,4 +1,4 @@
-"""The store file: schema versions, foreign and corrupt files, locks, and the engine/TUI boundary."""
+"""The store file: schema versions, foreign and corrupt files, locks, the engine/TUI boundary."""
 
 from __future__ import annotations
 
