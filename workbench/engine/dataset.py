@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from workbench.engine.errors import NotFoundError
-from workbench.engine.store import DatasetInfo, Store, ident, table
+from workbench.engine.store import DatasetInfo, Store, frame, ident, table
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,7 @@ def pins_frame(store: Store, dataset: str, pins: Sequence[str] | None = None) ->
         sql += " WHERE pin IN (SELECT unnest(?::VARCHAR[]))"
         params.append([str(p) for p in pins])
     with store.connect(read_only=True) as con:
-        df = pl.from_arrow(con.execute(sql + " ORDER BY idx", params).arrow())
-    assert isinstance(df, pl.DataFrame)
-    return df
+        return frame(con, sql + " ORDER BY idx", params)
 
 
 def output_id(value: str, id_type: str) -> str | int:

@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from workbench.engine.errors import NotFoundError, WorkbenchError
-from workbench.engine.store import Store
+from workbench.engine.store import Store, frame
 
 RUN_KINDS = ("recommend", "eval", "visual", "fusion", "batch")
 
@@ -156,7 +156,7 @@ def run_results(store: Store, run_id: int) -> pl.DataFrame:
         arrow = con.execute(
             "SELECT query, rank, pin, score FROM run_results WHERE run_id = ? ORDER BY query, rank",
             [int(run_id)],
-        ).arrow()
+        ).to_arrow_table()
     return pl.from_arrow(arrow)  # type: ignore[return-value]
 
 
@@ -164,11 +164,11 @@ def run_board_metrics(store: Store, run_id: int) -> pl.DataFrame:
     """Per-board metric values of an evaluation run: a row per board, a column per metric."""
     get_run(store, run_id)
     with store.connect(read_only=True) as con:
-        arrow = con.execute(
-            "SELECT board, metric, value FROM run_board_metrics WHERE run_id = ?", [int(run_id)]
-        ).arrow()
-    long = pl.from_arrow(arrow)
-    assert isinstance(long, pl.DataFrame)
+        long = frame(
+            con,
+            "SELECT board, metric, value FROM run_board_metrics WHERE run_id = ?",
+            [int(run_id)],
+        )
     if long.height == 0:
         return pl.DataFrame({"board": []}, schema={"board": pl.String})
     return long.pivot(on="metric", index="board", values="value").sort("board")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 
 from workbench.engine.errors import NotFoundError, StoreError, StoreLockedError, WorkbenchError
 
@@ -314,6 +315,13 @@ def _dataset_from_row(row: tuple[Any, ...]) -> DatasetInfo:
     for c in ("sources", "pin_attributes", "board_attributes"):
         d[c] = json.loads(d[c]) if d[c] else ({} if c != "sources" else [])
     return DatasetInfo(**d)
+
+
+def frame(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+) -> pl.DataFrame:
+    """Run a query and return a polars DataFrame (zero-copy through Arrow)."""
+    return con.sql(sql, params=params or None).pl()
 
 
 def _first_line(exc: BaseException) -> str:
