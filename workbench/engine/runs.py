@@ -153,11 +153,11 @@ def run_results(store: Store, run_id: int) -> pl.DataFrame:
     """A run's ranked lists: query, rank, pin (original id), score; ordered by query and rank."""
     get_run(store, run_id)
     with store.connect(read_only=True) as con:
-        arrow = con.execute(
+        return frame(
+            con,
             "SELECT query, rank, pin, score FROM run_results WHERE run_id = ? ORDER BY query, rank",
             [int(run_id)],
-        ).to_arrow_table()
-    return pl.from_arrow(arrow)  # type: ignore[return-value]
+        )
 
 
 def run_board_metrics(store: Store, run_id: int) -> pl.DataFrame:
