@@ -1,0 +1,148 @@
+"""Faults: a load killed mid-write, two processes at once, corrupt and truncated stores, full disk."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import write
+from workbench.engine.errors import StoreError
+from workbench.engine.ingest import load_dataset
+from workbench.engine.store import Store
+
+WORKBENCH = str(Path(sys.executable).parent / "workbench")
+
+
+def big_edges(path: Path, n: int = 1_500_000) -> Path:
+    rng = np.random.default_rng(0)
+    boards = rng.integers(0, 50_000, n)
+    pins = rng.integers(0, 200_000, n)
+    with path.open("w") as f:
+        f.write("board,pin\n")
+        np.savetxt(f, np.column_stack([boards, pins]), fmt="%d", delimiter=",")
+    return path
+
+
+def cli(db: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    env = {**os.environ, "WORKBENCH_NO_SAMPLE": "1", **(env or {})}
+    return subprocess.Popen(
+        [WORKBENCH, "--db", str(db), *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def snapshot(db: Path) -> list[tuple[str, str]]:
+    return [(d.name, d.fingerprint) for d in Store(db).datasets()]
+
+
+def test_sigkill_during_load_leaves_previous_datasets(tmp_path: Path, tiny_dir: Path) -> None:
+    db = tmp_path / "wb.duckdb"
+    load_dataset(Store(db), [tiny_dir], "keep")
+    before = snapshot(db)
+    edges = big_edges(tmp_path / "edges.csv")
+    killed = 0
+    for delay in (0.4, 0.9, 1.6):
+        proc = cli(db, "load", str(edges), "--dataset", "big")
+        time.sleep(delay)
+        if proc.poll() is not None:  # finished before we could kill it: drop and try later
+            Store(db).drop("big")
+            continue
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed += 1
+        assert snapshot(db) == before
+        schemas = Store(db).query("SELECT schema_name FROM information_schema.schemata")
+        assert ("big",) not in schemas
+    assert killed, "every load finished before it could be killed: use a bigger file"
+
+
+def test_second_writer_gets_a_clear_message(tmp_path: Path, tiny_dir: Path) -> None:
+    db = tmp_path / "wb.duckdb"
+    load_dataset(Store(db), [tiny_dir], "keep")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('ok', flush=True); time.sleep(60)", str(db)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        env = {"WORKBENCH_LOCK_TIMEOUT": "0.5"}
+        proc = cli(db, "load", str(tiny_dir), "--dataset", "second", env=env)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 2
+        assert err.strip().splitlines() == [
+            f"error: store {db} is in use by another process (a writer holds it); "
+            "try again when it has finished"
+        ]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert snapshot(db) == [("keep", snapshot(db)[0][1])]
+
+
+def test_waiting_writer_succeeds_when_the_lock_is_released(tmp_path: Path, tiny_dir: Path) -> None:
+    db = tmp_path / "wb.duckdb"
+    load_dataset(Store(db), [tiny_dir], "keep")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('ok', flush=True); time.sleep(1.0)", str(db)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+    proc = cli(db, "load", str(tiny_dir), "--dataset", "second",
+               env={"WORKBENCH_LOCK_TIMEOUT": "20"})  # fmt: skip
+    _, err = proc.communicate(timeout=60)
+    holder.wait()
+    assert proc.returncode == 0, err
+    assert [n for n, _ in snapshot(db)] == ["keep", "second"]
+
+
+def test_truncated_store_is_refused_with_a_message(tmp_path: Path, tiny_dir: Path) -> None:
+    db = tmp_path / "wb.duckdb"
+    load_dataset(Store(db), [tiny_dir], "keep")
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 3])
+    proc = cli(db, "datasets")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in err
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_full_disk_fails_cleanly_and_keeps_the_store(tmp_path: Path, tiny_dir: Path) -> None:
+    """RLIMIT_FSIZE stands in for a full disk: writes past the limit fail with EFBIG."""
+    db = tmp_path / "wb.duckdb"
+    load_dataset(Store(db), [tiny_dir], "keep")
+    before = snapshot(db)
+    size = db.stat().st_size
+    edges = big_edges(tmp_path / "edges.csv", n=400_000)
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({size + 256 * 1024}, {size + 256 * 1024}))\n"
+        "from workbench.cli import main\n"
+        "sys.argv = ['workbench', '--db', sys.argv[1], 'load', sys.argv[2], '--dataset', 'big']\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(db), str(edges)], capture_output=True,
+                          text=True, env={**os.environ, "WORKBENCH_NO_SAMPLE": "1"})  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    assert snapshot(db) == before
+
+
+def test_store_in_missing_or_unwritable_place(tmp_path: Path, tiny_dir: Path) -> None:
+    with pytest.raises(StoreError, match="directory does not exist"):
+        load_dataset(Store(tmp_path / "nope" / "wb.duckdb"), [tiny_dir], "x")
+    bad = write(tmp_path / "file", "not a directory")
+    with pytest.raises(StoreError):
+        load_dataset(Store(bad / "wb.duckdb"), [tiny_dir], "x")
