@@ -1,4 +1,4 @@
-"""Faults: a load killed mid-write, two processes at once, corrupt and truncated stores, full disk."""
+"""Faults: a load killed mid-write, two processes at once, corrupt stores, a full disk."""
 
 from __future__ import annotations
 

@@ -58,14 +58,13 @@ class DescriptorConfig:
     colour_grids: tuple[int, ...] = (1, 2)
     orientations: int = 9
     signed: bool = False
-    hog_grids: tuple[int, ...] = (2, 4)
+    hog_grids: tuple[int, ...] = (2, 4, 6)
     hog_clip: float = 0.3
-    hog_cell_eps: float = -1.0
     tiny_grid: int = 8
     tiny_colour_grid: int = 4
     w_colour: float = 1.0
-    w_gradient: float = 1.0
-    w_tiny: float = 1.0
+    w_gradient: float = 3.0
+    w_tiny: float = 0.5
 
     @property
     def n_colour(self) -> int:
@@ -297,7 +296,6 @@ def _describe_kernel(
     colour_grids: np.ndarray,
     hog_grids: np.ndarray,
     hog_clip: float,
-    hog_cell_eps: float,
     tiny_grid: int,
     tiny_colour_grid: int,
     w_colour: float,
@@ -353,7 +351,6 @@ def _describe_kernel(
         # Gradient block: orientation histograms per cell, sqrt, L2, clip, L2.
         start = pos
         for g in hog_grids:
-            gstart = pos
             for gy in range(g):
                 for gx in range(g):
                     _pool(
@@ -370,18 +367,6 @@ def _describe_kernel(
                     for i in range(n_orient):
                         vec[pos + i] = np.sqrt(max(cell[i], 0.0))
                     pos += n_orient
-            if hog_cell_eps >= 0.0:
-                energy = 0.0
-                for i in range(gstart, pos):
-                    energy += vec[i] * vec[i]
-                energy = hog_cell_eps * energy / (g * g) + 1e-12
-                for c in range(g * g):
-                    e = 0.0
-                    for i in range(n_orient):
-                        e += vec[gstart + c * n_orient + i] ** 2
-                    e = 1.0 / np.sqrt(e + energy)
-                    for i in range(n_orient):
-                        vec[gstart + c * n_orient + i] *= e
         grad = vec[start:pos]
         _normalise(grad)
         if hog_clip > 0.0:
@@ -464,7 +449,6 @@ def describe_boxes(feat: np.ndarray, boxes: np.ndarray, cfg: DescriptorConfig) -
         np.asarray(cfg.colour_grids, dtype=np.int64),
         np.asarray(cfg.hog_grids, dtype=np.int64),
         float(cfg.hog_clip),
-        float(cfg.hog_cell_eps),
         cfg.tiny_grid,
         cfg.tiny_colour_grid,
         wc,
