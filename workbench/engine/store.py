@@ -37,7 +37,8 @@ DEFAULT_DB = "workbench.duckdb"
 LOCK_TIMEOUT_S = float(os.environ.get("WORKBENCH_LOCK_TIMEOUT", "10"))
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_RESERVED = {"main", "temp", "system", "information_schema", "pg_catalog", "memory"}
+CATALOG = "workbench"  # the store file is attached under this name, whatever the file is called
+_RESERVED = {"main", "temp", "system", "information_schema", "pg_catalog", "memory", CATALOG}
 
 
 def validate_dataset_name(name: str) -> str:
@@ -139,6 +140,24 @@ def _migrate_to_1(con: duckdb.DuckDBPyConnection) -> None:
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrate_to_1}
 
 
+def _attach(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open ``path`` attached as catalog ``workbench``.
+
+    DuckDB names a file's catalog after the file's stem, and a two-part name such as
+    ``"sample"."pins"`` is ambiguous when a store file is called ``sample.duckdb``; attaching
+    under a fixed name avoids that. ATTACH takes no parameters: the path is quoted here.
+    """
+    con = duckdb.connect()
+    try:
+        literal = "'" + str(path).replace("'", "''") + "'"
+        con.execute(f"ATTACH {literal} AS {CATALOG}{' (READ_ONLY)' if read_only else ''}")
+        con.execute(f"USE {CATALOG}")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def _is_lock_error(exc: Exception) -> bool:
     text = str(exc)
     return "lock" in text.lower() and ("Could not set lock" in text or "Conflicting lock" in text)
@@ -172,7 +191,7 @@ class Store:
         delay = 0.05
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                return _attach(self.path, read_only)
             except duckdb.Error as exc:
                 if _is_lock_error(exc):
                     if time.monotonic() < deadline:
@@ -220,7 +239,9 @@ class Store:
         tables = {
             r[0]
             for r in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_catalog = ? AND table_schema = 'main'",
+                [CATALOG],
             ).fetchall()
         }
         if "workbench_meta" not in tables:
