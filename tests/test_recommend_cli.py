@@ -1,0 +1,196 @@
+"""`workbench recommend` and the engine function behind it: output, stored runs, errors, caching."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import write
+from workbench.cli import main
+from workbench.engine.errors import WorkbenchError
+from workbench.engine.ingest import load_dataset
+from workbench.engine.recommend import load_model, parse_pin_specs, recommend
+from workbench.engine.runs import get_run, run_results
+from workbench.engine.store import Store
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def tiny_db(tmp_path: Path, tiny_dir: Path) -> str:
+    db = str(tmp_path / "wb.duckdb")
+    load_dataset(Store(db), [tiny_dir], "tiny")
+    return db
+
+
+@pytest.fixture
+def numeric_db(tmp_path: Path) -> str:
+    """Integer ids: boards 1-4, pins 10-15 with titles."""
+    d = tmp_path / "numeric"
+    write(d / "pins.csv", "pin,title\n10,Ten\n11,Eleven\n12,Twelve\n13,Thirteen\n14,F\n15,Lonely\n")
+    write(d / "edges.csv", "board,pin\n1,10\n1,11\n1,12\n2,10\n2,13\n3,11\n3,13\n3,14\n4,12\n")
+    db = str(tmp_path / "num.duckdb")
+    load_dataset(Store(db), [d], "num")
+    return db
+
+
+def test_json_output_has_original_ids_and_the_stored_run(tiny_db: str) -> None:
+    code, out, err = run(
+        "recommend",
+        "--dataset",
+        "tiny",
+        "--pin",
+        "a",
+        "--db",
+        tiny_db,
+        "--param",
+        "steps=5000",
+        "--seed",
+        "3",
+        "--top",
+        "3",
+        "--json",
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert {"run_id", "algorithm", "params", "seed", "steps", "elapsed_ms", "results"} <= set(doc)
+    assert doc["algorithm"] == "pixie" and doc["seed"] == 3 and doc["steps"] == 5000
+    assert doc["params"]["steps"] == 5000 and doc["params"]["alpha"] == 0.5
+    assert [r["rank"] for r in doc["results"]] == [1, 2, 3]
+    assert {r["pin"] for r in doc["results"]} <= {"b", "c", "d", "e"}
+    assert all(isinstance(r["score"], float) for r in doc["results"])
+    store = Store(tiny_db)
+    stored = get_run(store, doc["run_id"])
+    assert (stored.kind, stored.algorithm, stored.seed, stored.steps) == (
+        "recommend",
+        "pixie",
+        3,
+        5000,
+    )
+    assert stored.query == {"pins": ["a"], "weights": [1.0]}
+    rows = run_results(store, doc["run_id"])
+    assert rows["pin"].to_list() == [r["pin"] for r in doc["results"]]
+    # The same seed gives the same ranking; the query pin is never recommended.
+    again = json.loads(
+        run(
+            "recommend",
+            "--dataset",
+            "tiny",
+            "--pin",
+            "a",
+            "--db",
+            tiny_db,
+            "--param",
+            "steps=5000",
+            "--seed",
+            "3",
+            "--top",
+            "3",
+            "--json",
+        )[1]
+    )
+    assert again["results"] == doc["results"] and again["run_id"] == doc["run_id"] + 1
+
+
+def test_integer_ids_stay_integers_and_text_output_shows_titles(numeric_db: str) -> None:
+    code, out, _ = run(
+        "recommend",
+        "--dataset",
+        "num",
+        "--pin",
+        "10:2",
+        "--pin",
+        "14",
+        "--algo",
+        "rp3beta",
+        "--db",
+        numeric_db,
+        "--json",
+    )
+    doc = json.loads(out)
+    assert code == 0 and doc["algorithm"] == "rp3beta" and doc["steps"] == 0
+    assert doc["results"] and all(isinstance(r["pin"], int) for r in doc["results"])
+    assert not {10, 14} & {r["pin"] for r in doc["results"]}
+    code, out, _ = run(
+        "recommend", "--dataset", "num", "--board", "1", "--algo", "itemknn", "--db", numeric_db
+    )
+    lines = out.strip().splitlines()
+    assert code == 0 and lines[0].split() == ["rank", "pin", "score", "title"]
+    assert lines[1].split()[0] == "1" and lines[1].split()[1] in {"13", "14"}
+    assert "Thirteen" in out and lines[-1].startswith("run ") and "itemknn" in lines[-1]
+    code, out, _ = run("recommend", "--dataset", "num", "--pin", "15", "--db", numeric_db)
+    assert code == 0 and "no pins reached" in out
+
+
+def test_board_queries_with_recency_weights(tiny_db: str) -> None:
+    code, out, err = run(
+        "recommend",
+        "--dataset",
+        "tiny",
+        "--board",
+        "B3",
+        "--board-weights",
+        "recency",
+        "--algo",
+        "ppr",
+        "--db",
+        tiny_db,
+        "--json",
+    )
+    doc = json.loads(out)
+    assert code == 0, err
+    assert doc["query"] == {"board": "B3", "weighting": "recency"}
+    assert not {"d", "e", "b"} & {r["pin"] for r in doc["results"]}  # the board's own pins
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--pin", "zz"], "error: unknown pin 'zz' in dataset 'tiny'"),
+        (["--board", "B9"], "error: unknown board 'B9' in dataset 'tiny'"),
+        (["--pin", "a", "--param", "stepz=1"], "error: pixie: unknown parameter 'stepz'"),
+        (["--pin", "a", "--param", "alpha=2"], "error: pixie: parameter alpha=2.0 is out of range"),
+        (["--pin", "a", "--algo", "magic"], "error: unknown algorithm 'magic' (known: "),
+        (["--pin", "a", "--board", "B1"], "error: give either query pins or a board"),
+        ([], "error: give either query pins or a board"),
+        (["--pin", "a:-1"], "error: pin 'a:-1': the weight must be a number > 0"),
+        (["--pin", "a", "--top", "0"], "error: the number of results must be at least 1"),
+        (
+            ["--pin", "a", "--param", "bias=0.5", "--param", "topic=colour"],
+            "error: dataset 'tiny' has no pin attribute 'colour'",
+        ),
+    ],
+)
+def test_errors_are_one_line_with_exit_2(tiny_db: str, args: list[str], message: str) -> None:
+    code, out, err = run("recommend", "--dataset", "tiny", "--db", tiny_db, *args)
+    assert code == 2 and out == ""
+    assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_models_are_cached_until_the_dataset_changes(tmp_path: Path, tiny_dir: Path) -> None:
+    store = Store(tmp_path / "wb.duckdb")
+    load_dataset(store, [tiny_dir], "tiny")
+    first = load_model(store, "tiny", "p3alpha", {"topk": "10"})
+    assert load_model(Store(store.path), "tiny", "p3alpha", {"topk": 10}) is first
+    assert load_model(store, "tiny", "p3alpha", {"topk": "11"}) is not first
+    write(tiny_dir / "edges.csv", "board,pin\nB1,a\nB1,b\nB2,a\n")
+    load_dataset(store, [tiny_dir], "tiny", replace=True)
+    refit = load_model(store, "tiny", "p3alpha", {"topk": "10"})
+    assert refit is not first and refit.graph.n_edges == 3
+    result = recommend(store, "tiny", "p3alpha", {"topk": "10"}, pins=["a"], k=5)
+    assert result.results["pin"].to_list() == ["b"] and result.to_json()["results"][0]["pin"] == "b"
+
+
+def test_pin_specs_take_an_optional_numeric_weight() -> None:
+    assert parse_pin_specs(["a", "b:2.5", "c:d", "7:1e-1"]) == (
+        ["a", "b", "c:d", "7"],
+        [1.0, 2.5, 1.0, 0.1],
+    )
+    with pytest.raises(WorkbenchError, match="weight must be a number > 0"):
+        parse_pin_specs(["x:0"])
