@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from workbench.engine.errors import WorkbenchError
 from workbench.engine.store import Store, default_db_path
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -107,6 +108,6 @@ def parse_key_values(items: tuple[str, ...], option: str) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise click.UsageError(f"{option} {item!r}: expected KEY=VALUE")
+            raise WorkbenchError(f"{option} {item!r}: expected KEY=VALUE")
         out[key.strip()] = value.strip()
     return out
