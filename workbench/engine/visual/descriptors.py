@@ -4,7 +4,7 @@ Per pixel (numba, at about ``area`` pixels per image) we compute CIE Lab colour,
 Lab histogram assignment and a soft gradient-orientation assignment (HOG, Dalal & Triggs,
 CVPR 2005), and sum everything into one multi-channel integral image (summed-area table,
 Crow, SIGGRAPH 1984). Any box of the image is then described in O(cells x channels) by pooling
-the integral image over a spatial grid inside the box, so the whole image and ~14 regions per
+the integral image over a spatial grid inside the box, so the whole image and 18 regions per
 image (for crop search) cost little more than the whole image alone.
 
 Blocks of the descriptor for a box:
@@ -16,7 +16,9 @@ Blocks of the descriptor for a box:
   contrast-normalised.
 
 Each block is L2-normalised and weighted, the concatenation is L2-normalised again, so inner
-product is cosine similarity. Optional PCA whitening fitted on a dataset lives in
+product is cosine similarity. Regions (and crop queries) use a coarser layout with more weight
+on colour (:func:`region_config_for`): a crop rarely lines up with a region, and fine grids
+punish the misalignment. Optional PCA whitening fitted on a dataset lives in
 :mod:`workbench.engine.visual.pca`.
 """
 
@@ -37,14 +39,23 @@ __all__ = [
     "describe_array",
     "describe_boxes",
     "integral_features",
+    "region_config_for",
+    "region_pixel_boxes",
+    "same_features",
 ]
 
 # Regions indexed per image for crop search, as fractions (x0, y0, x1, y1) of the image:
-# the whole image, a 2x2 grid of 2/3-size windows and a 3x3 grid of half-size windows.
+# the whole image, a 2x2 grid of 2/3-size windows, a 3x3 grid of half-size windows and four
+# 2/3-wide (or -tall) full-height (or -width) strips: 18 regions that cover crops of 25-50%
+# of an image with good overlap (measured in bench/visual.md).
 REGION_BOXES: tuple[tuple[float, float, float, float], ...] = (
     (0.0, 0.0, 1.0, 1.0),
     *((x, y, x + 2 / 3, y + 2 / 3) for y in (0.0, 1 / 3) for x in (0.0, 1 / 3)),
     *((x, y, x + 0.5, y + 0.5) for y in (0.0, 0.25, 0.5) for x in (0.0, 0.25, 0.5)),
+    (0.0, 0.0, 2 / 3, 1.0),
+    (1 / 3, 0.0, 1.0, 1.0),
+    (0.0, 0.0, 1.0, 2 / 3),
+    (0.0, 1 / 3, 1.0, 1.0),
 )
 
 
@@ -111,7 +122,7 @@ _LINEAR_LUT = _srgb_to_linear_lut()
 @numba.njit(cache=True, nogil=True)
 def _lab_f(t: float) -> float:
     if t > 0.008856451679035631:
-        return t ** (1.0 / 3.0)
+        return np.cbrt(t)
     return t / 0.12841854934601665 + 4.0 / 29.0
 
 
@@ -157,7 +168,12 @@ def _integral_kernel(
             lab[y, x, 0] = 116.0 * fy - 16.0
             lab[y, x, 1] = 500.0 * (fx - fy)
             lab[y, x, 2] = 200.0 * (fy - fz)
-    feat = np.zeros((h + 1, w + 1, n_ch), dtype=np.float64)
+    # float32 halves the memory traffic; sums stay far inside float32's exact range here.
+    feat = np.empty((h + 1, w + 1, n_ch), dtype=np.float32)
+    feat[0, :, :] = 0.0
+    feat[:, 0, :] = 0.0
+    px = np.zeros(n_ch, dtype=np.float32)
+    run = np.empty(n_ch, dtype=np.float32)
     l_step = 100.0 / max(n_l - 1, 1)
     ab_step = 2.0 * ab_range / max(n_a - 1, 1)
     b_step = 2.0 * ab_range / max(n_b - 1, 1)
@@ -166,8 +182,8 @@ def _integral_kernel(
     for y in range(h):
         ym = max(y - 1, 0)
         yp = min(y + 1, h - 1)
+        run[:] = 0.0
         for x in range(w):
-            row = feat[y + 1, x + 1]
             lv = lab[y, x, 0]
             av = lab[y, x, 1]
             bv = lab[y, x, 2]
@@ -176,18 +192,14 @@ def _integral_kernel(
             ib, wb = _soft_bin(bv, -ab_range, b_step, n_b)
             for dl in range(2):
                 fl = wl if dl == 1 else 1.0 - wl
-                if fl == 0.0:
-                    continue
                 for da in range(2):
                     fa = wa if da == 1 else 1.0 - wa
-                    if fa == 0.0:
-                        continue
                     for db in range(2):
                         fb = wb if db == 1 else 1.0 - wb
-                        if fb == 0.0:
-                            continue
-                        idx = ((il + dl) * n_a + (ia + da)) * n_b + (ib + db)
-                        row[idx] += fl * fa * fb
+                        idx = (min(il + dl, n_l - 1) * n_a + min(ia + da, n_a - 1)) * n_b + min(
+                            ib + db, n_b - 1
+                        )
+                        px[idx] += fl * fa * fb
             xm = max(x - 1, 0)
             xp = min(x + 1, w - 1)
             gx = lab[y, xp, 0] - lab[y, xm, 0]
@@ -206,16 +218,18 @@ def _integral_kernel(
                 frac = pos - i0
                 i0 = i0 % n_orient
                 i1 = (i0 + 1) % n_orient
-                row[n_col + i0] += mag * (1.0 - frac)
-                row[n_col + i1] += mag * frac
-            row[n_col + n_orient] = lv
-            row[n_col + n_orient + 1] = av
-            row[n_col + n_orient + 2] = bv
-    # Summed-area table in place.
-    for y in range(1, h + 1):
-        for x in range(1, w + 1):
+                px[n_col + i0] += mag * (1.0 - frac)
+                px[n_col + i1] += mag * frac
+            px[n_col + n_orient] = lv
+            px[n_col + n_orient + 1] = av
+            px[n_col + n_orient + 2] = bv
+            # Summed-area table: running row sum plus the table's row above.
+            above = feat[y, x + 1]
+            out = feat[y + 1, x + 1]
             for c in range(n_ch):
-                feat[y, x, c] += feat[y - 1, x, c] + feat[y, x - 1, c] - feat[y - 1, x - 1, c]
+                run[c] += px[c]
+                out[c] = run[c] + above[c]
+                px[c] = 0.0
     return feat
 
 
@@ -468,10 +482,27 @@ def region_pixel_boxes(
     return f * scale
 
 
-def describe_array(rgb: np.ndarray, cfg: DescriptorConfig, regions: bool = False) -> np.ndarray:
-    """Descriptor of a whole RGB uint8 image [dim], or of its regions [len(REGION_BOXES), dim]."""
+def describe_array(rgb: np.ndarray, cfg: DescriptorConfig) -> np.ndarray:
+    """Descriptor [dim] of a whole RGB uint8 image."""
     feat = integral_features(rgb, cfg)
     h, w = rgb.shape[0], rgb.shape[1]
-    if regions:
-        return describe_boxes(feat, region_pixel_boxes(w, h), cfg)
     return describe_boxes(feat, np.array([[0.0, 0.0, w, h]]), cfg)[0]
+
+
+def region_config_for(cfg: DescriptorConfig) -> DescriptorConfig:
+    """The coarser layout used for regions and crops, on the same per-pixel features."""
+    return dataclasses.replace(
+        cfg,
+        hog_grids=(1, 2),
+        tiny_grid=4,
+        tiny_colour_grid=2,
+        w_colour=1.5,
+        w_gradient=2.0,
+        w_tiny=0.5,
+    )
+
+
+def same_features(a: DescriptorConfig, b: DescriptorConfig) -> bool:
+    """Whether two configs pool the same integral image (so one extraction serves both)."""
+    keys = ("area", "lab_bins", "ab_range", "orientations", "signed")
+    return all(getattr(a, k) == getattr(b, k) for k in keys)

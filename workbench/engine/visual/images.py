@@ -89,7 +89,7 @@ def _open(path: Path) -> Image.Image:
         raise ImageDecodeError(f"{path}: no such file") from exc
     except UnidentifiedImageError as exc:
         raise ImageDecodeError(f"{path}: not an image pillow can read") from exc
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageDecodeError(f"{path}: cannot open ({exc})") from exc
     if im.width <= 0 or im.height <= 0:
         raise ImageDecodeError(f"{path}: image has zero size")

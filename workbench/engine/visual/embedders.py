@@ -1,0 +1,242 @@
+"""Embedders turn image files into vectors; the built-in one needs no learned weights.
+
+An :class:`Embedder` has a ``name``, a ``dim`` and a ``version`` (a change of version means
+stored vectors are stale), embeds a batch of image files (skipping and reporting the ones it
+cannot read) and a crop of one image. :class:`BuiltinEmbedder` also embeds the fixed regions
+of each image used by crop search.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from workbench.engine.visual.descriptors import (
+    REGION_BOXES,
+    DescriptorConfig,
+    describe_boxes,
+    integral_features,
+    region_config_for,
+    region_pixel_boxes,
+    same_features,
+)
+from workbench.engine.visual.errors import Cancelled, ImageDecodeError
+from workbench.engine.visual.images import Box, load_rgb
+
+__all__ = [
+    "BuiltinEmbedder",
+    "CancelFn",
+    "Embedder",
+    "Failed",
+    "ProgressFn",
+    "default_workers",
+]
+
+ProgressFn = Callable[[int, int], None]
+CancelFn = Callable[[], bool]
+# (position in the input sequence, or pin id at the storage level; one-line reason)
+Failed = list[tuple[int, str]]
+
+PathLike = str | os.PathLike[str]
+
+
+def default_workers() -> int:
+    """Threads for extraction: min(2, cpu count), as the numba kernels release the GIL."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ImageDecodeError):
+        return str(exc).split(": ", 1)[-1]
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Embedder(ABC):
+    """Maps image files to float32 vectors of a fixed dimension (compared by inner product)."""
+
+    name: str
+    dim: int
+    version: str
+
+    @abstractmethod
+    def embed_images(
+        self,
+        paths: Sequence[PathLike],
+        progress: ProgressFn | None = None,
+        cancel: CancelFn | None = None,
+    ) -> tuple[np.ndarray, Failed]:
+        """Vectors [n_ok, dim] for the readable images, in input order, and the failures.
+
+        ``failed`` lists ``(position in paths, reason)``; the rows of the vectors are the
+        paths that are not in ``failed``. Never raises for a bad image; raises
+        :class:`Cancelled` when ``cancel()`` returns true.
+        """
+
+    @abstractmethod
+    def embed_crop(self, path: PathLike, box: Box) -> np.ndarray:
+        """Vector [dim] of the box ``(x, y, w, h)`` (pixels) of an image file."""
+
+    def embed_image(self, path: PathLike) -> np.ndarray:
+        """Vector [dim] of one image file; raises :class:`ImageDecodeError` if unreadable."""
+        vectors, failed = self.embed_images([path])
+        if failed:
+            raise ImageDecodeError(f"{path}: {failed[0][1]}")
+        return np.asarray(vectors[0])
+
+
+class BuiltinEmbedder(Embedder):
+    """The built-in descriptor (:mod:`workbench.engine.visual.descriptors`), no weights.
+
+    ``config`` describes whole images; ``region_config`` (by default the coarser
+    :func:`region_config_for` layout on the same features) describes regions and crops for
+    crop search.
+    """
+
+    name = "builtin"
+
+    def __init__(
+        self,
+        config: DescriptorConfig | None = None,
+        region_config: DescriptorConfig | None = None,
+        workers: int | None = None,
+        chunk: int = 32,
+    ) -> None:
+        self.config = config or DescriptorConfig()
+        self.region_config = region_config or region_config_for(self.config)
+        if not same_features(self.config, self.region_config):
+            raise ValueError("region_config must share area, colour bins and orientations")
+        self.dim = self.config.dim
+        self.region_dim = self.region_config.dim
+        self.version = "builtin-2-" + self.config.version[-10:] + self.region_config.version[-10:]
+        self.workers = workers or default_workers()
+        self.chunk = max(1, chunk)
+        self.region_boxes = REGION_BOXES
+
+    @property
+    def n_regions(self) -> int:
+        return len(self.region_boxes)
+
+    def embed_array(self, rgb: np.ndarray) -> np.ndarray:
+        """Descriptor [dim] of an RGB uint8 array (any size; resampled by the caller)."""
+        feat = integral_features(rgb, self.config)
+        h, w = rgb.shape[:2]
+        return describe_boxes(feat, np.array([[0.0, 0.0, w, h]]), self.config)[0]
+
+    def _one(self, path: PathLike, regions: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        rgb = load_rgb(path, self.config.area)
+        feat = integral_features(rgb, self.config)
+        h, w = rgb.shape[:2]
+        whole = describe_boxes(feat, np.array([[0.0, 0.0, w, h]]), self.config)[0]
+        if not regions:
+            return whole, None
+        boxes = region_pixel_boxes(w, h, self.region_boxes)
+        return whole, describe_boxes(feat, boxes, self.region_config)
+
+    def _run(
+        self,
+        paths: Sequence[PathLike],
+        regions: bool,
+        progress: ProgressFn | None,
+        cancel: CancelFn | None,
+    ) -> tuple[np.ndarray, np.ndarray | None, Failed]:
+        n = len(paths)
+        out = np.zeros((n, self.dim), dtype=np.float32)
+        reg = np.zeros((n, self.n_regions, self.region_dim), dtype=np.float32) if regions else None
+        ok = np.zeros(n, dtype=bool)
+        failed: Failed = []
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def work(start: int) -> int:
+            done = 0
+            for i in range(start, min(start + self.chunk, n)):
+                if stop.is_set():
+                    break
+                try:
+                    whole, parts = self._one(paths[i], regions)
+                    out[i] = whole
+                    if reg is not None:
+                        reg[i] = parts
+                    ok[i] = True
+                except Exception as exc:
+                    with lock:
+                        failed.append((i, _reason(exc)))
+                done += 1
+            return done
+
+        starts = range(0, n, self.chunk)
+        done = 0
+        if progress is not None:
+            progress(0, n)
+        try:
+            if self.workers <= 1 or n <= self.chunk:
+                for s in starts:
+                    if cancel is not None and cancel():
+                        raise Cancelled("image extraction cancelled")
+                    done += work(s)
+                    if progress is not None:
+                        progress(done, n)
+            else:
+                with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                    futures = [pool.submit(work, s) for s in starts]
+                    try:
+                        for fut in futures:
+                            while True:
+                                if cancel is not None and cancel():
+                                    raise Cancelled("image extraction cancelled")
+                                try:
+                                    done += fut.result(timeout=0.1)
+                                    break
+                                except TimeoutError:
+                                    continue
+                            if progress is not None:
+                                progress(done, n)
+                    finally:
+                        stop.set()
+                        for fut in futures:
+                            fut.cancel()
+        finally:
+            stop.set()
+        failed.sort()
+        return out[ok], (reg[ok] if reg is not None else None), failed
+
+    def embed_images(
+        self,
+        paths: Sequence[PathLike],
+        progress: ProgressFn | None = None,
+        cancel: CancelFn | None = None,
+    ) -> tuple[np.ndarray, Failed]:
+        vectors, _, failed = self._run(paths, False, progress, cancel)
+        return vectors, failed
+
+    def embed_with_regions(
+        self,
+        paths: Sequence[PathLike],
+        progress: ProgressFn | None = None,
+        cancel: CancelFn | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, Failed]:
+        """Whole-image vectors [n_ok, dim] and region vectors [n_ok, n_regions, region_dim].
+
+        Region 0 is the whole image described with the region layout.
+        """
+        vectors, regions, failed = self._run(paths, True, progress, cancel)
+        assert regions is not None
+        return vectors, regions, failed
+
+    def embed_crop(self, path: PathLike, box: Box | None) -> np.ndarray:
+        """Whole-image descriptor [dim] of a crop (``box=None``: the whole image)."""
+        return self.embed_array(load_rgb(Path(path), self.config.area, box=box))
+
+    def embed_crop_region(self, path: PathLike, box: Box | None) -> np.ndarray:
+        """Region-layout descriptor [region_dim] of a crop, comparable with stored regions."""
+        rgb = load_rgb(Path(path), self.config.area, box=box)
+        feat = integral_features(rgb, self.region_config)
+        h, w = rgb.shape[:2]
+        return describe_boxes(feat, np.array([[0.0, 0.0, w, h]]), self.region_config)[0]
