@@ -53,14 +53,23 @@ def main() -> None:
             print(f"{label}: unavailable ({exc})")
             continue
         started = time.perf_counter()
-        report = batch_recommend(store, "p20", "pixie", params, tmp / f"{label}.parquet",
-                                 boards=boards, executor=executor)  # fmt: skip
+        report = batch_recommend(
+            store,
+            "p20",
+            "pixie",
+            params,
+            tmp / f"{label}.parquet",
+            boards=boards,
+            executor=executor,
+        )
         wall = time.perf_counter() - started
         rate = report.boards_done / wall
         base = base or rate
         outputs[label] = pl.read_parquet(report.out)
-        print(f"{label}: {rate:8.0f} boards/s ({report.boards_done} boards, {args.steps} steps "
-              f"each, {wall:.1f} s, ratio vs local x1 {rate / base:.2f})")  # fmt: skip
+        print(
+            f"{label}: {rate:8.0f} boards/s ({report.boards_done} boards, {args.steps} steps "
+            f"each, {wall:.1f} s, ratio vs local x1 {rate / base:.2f})"
+        )
     first = next(iter(outputs.values()))
     same = all(first.equals(o) for o in outputs.values())
     print(f"outputs identical across executors: {same}")

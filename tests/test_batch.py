@@ -19,10 +19,28 @@ PIXIE = {"steps": "2000"}
 
 
 def test_same_output_for_any_chunking_and_thread_count(sample_store: Store, tmp_path: Path) -> None:
-    a = batch_recommend(sample_store, "sample", "pixie", PIXIE, tmp_path / "a.parquet", k=5,
-                        seed=3, chunk=7, executor=LocalExecutor(1))  # fmt: skip
-    b = batch_recommend(sample_store, "sample", "pixie", PIXIE, tmp_path / "b.parquet", k=5,
-                        seed=3, chunk=100, executor=LocalExecutor(2))  # fmt: skip
+    a = batch_recommend(
+        sample_store,
+        "sample",
+        "pixie",
+        PIXIE,
+        tmp_path / "a.parquet",
+        k=5,
+        seed=3,
+        chunk=7,
+        executor=LocalExecutor(1),
+    )
+    b = batch_recommend(
+        sample_store,
+        "sample",
+        "pixie",
+        PIXIE,
+        tmp_path / "b.parquet",
+        k=5,
+        seed=3,
+        chunk=100,
+        executor=LocalExecutor(2),
+    )
     assert a.complete and a.boards == a.boards_done == sample_store.dataset("sample").boards
     left, right = pl.read_parquet(a.out), pl.read_parquet(b.out)
     assert left.height == a.rows and left.equals(right)
@@ -37,8 +55,9 @@ def test_interrupted_batch_leaves_a_marked_partial_file(
 ) -> None:
     out = tmp_path / "x.parquet"
     calls = iter(range(100))
-    report = batch_recommend(sample_store, "sample", "popular", None, out, chunk=50,
-                             cancelled=lambda: next(calls) >= 1)  # fmt: skip
+    report = batch_recommend(
+        sample_store, "sample", "popular", None, out, chunk=50, cancelled=lambda: next(calls) >= 1
+    )
     assert not report.complete and not out.exists()
     assert report.out.name == "x.parquet.partial" and report.boards_done == 100
     assert pl.read_parquet(report.out)["board"].n_unique() == 100
@@ -50,8 +69,9 @@ def test_interrupted_batch_leaves_a_marked_partial_file(
 def test_board_file_and_refusals(sample_store: Store, tmp_path: Path) -> None:
     ids = write(tmp_path / "boards.txt", "b0001\nb0002\n")
     dense = read_board_list(sample_store, "sample", ids)
-    report = batch_recommend(sample_store, "sample", "popular", None, tmp_path / "o.parquet",
-                             boards=dense, k=3)  # fmt: skip
+    report = batch_recommend(
+        sample_store, "sample", "popular", None, tmp_path / "o.parquet", boards=dense, k=3
+    )
     assert pl.read_parquet(report.out)["board"].unique().sort().to_list() == ["b0001", "b0002"]
     with pytest.raises(WorkbenchError, match="exists; pass --force"):
         batch_recommend(sample_store, "sample", "popular", None, report.out)
@@ -64,12 +84,22 @@ def test_ray_executor_matches_local_bit_for_bit(sample_store: Store, tmp_path: P
     pytest.importorskip("ray", reason="Ray is not installed (pip install '.[ray]')")
     import ray
 
-    local = batch_recommend(sample_store, "sample", "pixie", PIXIE, tmp_path / "l.parquet",
-                            k=5, seed=11, chunk=64)  # fmt: skip
+    local = batch_recommend(
+        sample_store, "sample", "pixie", PIXIE, tmp_path / "l.parquet", k=5, seed=11, chunk=64
+    )
     try:
         executor = make_executor("ray", workers=2)
-        remote = batch_recommend(sample_store, "sample", "pixie", PIXIE, tmp_path / "r.parquet",
-                                 k=5, seed=11, chunk=37, executor=executor)  # fmt: skip
+        remote = batch_recommend(
+            sample_store,
+            "sample",
+            "pixie",
+            PIXIE,
+            tmp_path / "r.parquet",
+            k=5,
+            seed=11,
+            chunk=37,
+            executor=executor,
+        )
         assert remote.executor == "ray" and remote.complete
     finally:
         ray.shutdown()

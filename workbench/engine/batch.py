@@ -33,8 +33,9 @@ from workbench.engine.runs import get_run, save_run
 from workbench.engine.store import Store
 
 CHUNK = 512
-SCHEMA = pa.schema([("board", pa.string()), ("rank", pa.int32()), ("pin", pa.string()),
-                    ("score", pa.float64())])  # fmt: skip
+SCHEMA = pa.schema(
+    [("board", pa.string()), ("rank", pa.int32()), ("pin", pa.string()), ("score", pa.float64())]
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,11 +87,18 @@ class BatchReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, "out": str(self.out), "provenance": str(self.provenance),
-            "boards": self.boards, "boards_done": self.boards_done, "rows": self.rows,
-            "elapsed_s": self.elapsed_s, "boards_per_s": self.boards_per_s,
-            "executor": self.executor, "workers": self.workers, "complete": self.complete,
-        }  # fmt: skip
+            "run_id": self.run_id,
+            "out": str(self.out),
+            "provenance": str(self.provenance),
+            "boards": self.boards,
+            "boards_done": self.boards_done,
+            "rows": self.rows,
+            "elapsed_s": self.elapsed_s,
+            "boards_per_s": self.boards_per_s,
+            "executor": self.executor,
+            "workers": self.workers,
+            "complete": self.complete,
+        }
 
 
 def read_board_list(store: Store, dataset: str, path: str | os.PathLike[str]) -> np.ndarray:
@@ -174,20 +182,37 @@ def batch_recommend(
     elapsed = time.perf_counter() - started
     written = out if complete else partial
     run_id = save_run(
-        store, dataset=dataset, kind="batch", algorithm=algo, params=params_dict(model.params),
-        seed=seed, fingerprint=info.fingerprint, elapsed_ms=elapsed * 1000,
+        store,
+        dataset=dataset,
+        kind="batch",
+        algorithm=algo,
+        params=params_dict(model.params),
+        seed=seed,
+        fingerprint=info.fingerprint,
+        elapsed_ms=elapsed * 1000,
         query={"boards": int(boards.size), "weighting": weighting, "k": k},
-        info={"out": str(written.resolve()), "rows": rows, "boards_done": done,
-              "executor": getattr(executor, "name", "local"),
-              "workers": getattr(executor, "workers", 1)},
+        info={
+            "out": str(written.resolve()),
+            "rows": rows,
+            "boards_done": done,
+            "executor": getattr(executor, "name", "local"),
+            "workers": getattr(executor, "workers", 1),
+        },
         status="complete" if complete else "partial",
-    )  # fmt: skip
+    )
     sidecar = written.with_name(written.name + PROVENANCE_SUFFIX)
     notes = [] if complete else [f"PARTIAL: interrupted after {done} of {boards.size} boards"]
     meta = provenance(store, get_run(store, run_id), "parquet", [written], rows, notes)
     write_atomic(sidecar, lambda t: t.write_text(json.dumps(meta, indent=2) + "\n"), force=True)
     return BatchReport(
-        run_id=run_id, out=written, provenance=sidecar, boards=int(boards.size), boards_done=done,
-        rows=rows, elapsed_s=elapsed, executor=getattr(executor, "name", "local"),
-        workers=getattr(executor, "workers", 1), complete=complete,
-    )  # fmt: skip
+        run_id=run_id,
+        out=written,
+        provenance=sidecar,
+        boards=int(boards.size),
+        boards_done=done,
+        rows=rows,
+        elapsed_s=elapsed,
+        executor=getattr(executor, "name", "local"),
+        workers=getattr(executor, "workers", 1),
+        complete=complete,
+    )
