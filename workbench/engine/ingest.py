@@ -58,6 +58,8 @@ ML100K_GENRES = [
     "Sci-Fi", "Thriller", "War", "Western",
 ]  # fmt: skip
 
+MAX_EPOCH_S = 10**11  # about the year 5000: larger epoch seconds are refused, not overflowed
+
 Progress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: called between stages of a load."""
 
@@ -296,7 +298,8 @@ def _stage_edges(con: duckdb.DuckDBPyConnection, raw: str) -> None:
         )
     ts_sql = (
         "CASE WHEN ts IS NULL THEN NULL "
-        "WHEN TRY_CAST(ts AS DOUBLE) IS NOT NULL THEN to_timestamp(TRY_CAST(ts AS DOUBLE)) "
+        "WHEN TRY_CAST(ts AS DOUBLE) IS NOT NULL THEN CASE WHEN abs(TRY_CAST(ts AS DOUBLE)) "
+        f"< {MAX_EPOCH_S} THEN to_timestamp(TRY_CAST(ts AS DOUBLE)) END "
         "ELSE TRY_CAST(ts AS TIMESTAMP) END"
     )
     bad = con.execute(
