@@ -1,0 +1,125 @@
+"""App-wide behaviour: keymap from the settings file, F1 help, command palette, errors never end
+the app, a locked store is retried, NO_COLOR, and a light start-up path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.command import CommandPalette
+
+from tests.tui.conftest import settle
+from workbench.engine.store import Store
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.config import load_config
+from workbench.tui.jobs import Job
+from workbench.tui.screens.confirm import ConfirmScreen
+from workbench.tui.screens.help import HelpScreen
+
+MakeApp = Callable[[Store], WorkbenchApp]
+
+
+async def test_keymap_from_settings_file(mini_store: Store, tmp_path: Path) -> None:
+    settings = tmp_path / "config.toml"
+    settings.write_text('theme = "nord"\n[keys]\n"screen.explore" = "f3"\nhelp = "f2"\n')
+    app = WorkbenchApp(mini_store, config=load_config(settings))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert app.theme == "nord"
+        await pilot.press("f3")
+        await settle(pilot)
+        assert app.current_mode == "explore"
+        await pilot.press("f2")
+        assert isinstance(app.screen, HelpScreen)
+        assert ("f3", "Go to Explore", "screen.explore", "WorkbenchApp") in app.screen.rows
+        assert ("⌫", "Back", "explore.back", "ExploreScreen") in app.screen.rows
+
+
+async def test_bad_settings_are_reported_not_fatal(mini_store: Store, tmp_path: Path) -> None:
+    settings = tmp_path / "config.toml"
+    settings.write_text("[keys\n")
+    app = WorkbenchApp(mini_store, config=load_config(settings))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert any("config.toml" in n.message for n in app._notifications)
+        assert app.current_mode == "datasets"
+
+
+async def test_command_palette_runs_screen_actions(mini_store: Store, make_app: MakeApp) -> None:
+    app = make_app(mini_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"drop")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+
+
+async def test_errors_become_toasts(mini_store: Store, make_app: MakeApp) -> None:
+    app = make_app(mini_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+
+        def broken(_ctx: object) -> None:
+            raise ZeroDivisionError("division by zero")
+
+        app.screen.run_job(Job("test", "Broken", broken))  # type: ignore[attr-defined]
+        await settle(pilot)
+        assert app.is_running
+        assert any("internal error: ZeroDivisionError" in n.message for n in app._notifications)
+        assert not app.screen.query_one("JobBar").display
+
+
+async def test_locked_store_is_retried(mini_store: Store, make_app: MakeApp) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+        import duckdb, time
+        con = duckdb.connect({str(mini_store.path)!r})
+        print("locked", flush=True)
+        time.sleep(1.5)
+        con.close()
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    app = make_app(mini_store)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            started = time.monotonic()
+            await settle(pilot)
+            assert any(n.title == "Store locked" for n in app._notifications)
+            assert app.dataset == "mini"  # read once the other process let go
+            assert time.monotonic() - started < 10
+    finally:
+        holder.wait(timeout=10)
+
+
+async def test_no_color(mini_store: Store, make_app: MakeApp, monkeypatch: object) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")  # type: ignore[attr-defined]
+    app = make_app(mini_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert app.no_color
+
+
+def test_startup_imports_no_heavy_engine_modules() -> None:
+    """The App and its first screen import no compiled-kernel or plotting library: engines are
+    imported inside the workers."""
+    code = (
+        "import sys, workbench.tui.app, workbench.tui.screens.datasets\n"
+        "print(sorted({'numba', 'faiss', 'matplotlib', 'scipy'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

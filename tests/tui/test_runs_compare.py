@@ -1,0 +1,87 @@
+"""Runs and Compare screens: rename, export (with the toast naming the file), delete, compare
+marked runs, and bad input in the compare form."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.widgets import Input, Label
+
+from tests.tui.conftest import settle, wait_until
+from workbench.engine.runs import get_run, list_runs
+from workbench.engine.store import Store
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.screens.export_dialog import ExportDialog
+from workbench.tui.widgets.rows_table import RowsTable
+
+MakeApp = Callable[[Store], WorkbenchApp]
+
+
+async def test_rename_export_delete(runs_store: Store, make_app: MakeApp, tmp_path: Path) -> None:
+    app = make_app(runs_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("7")
+        await settle(pilot)
+        table = app.screen.query_one("#runs-table", RowsTable)
+        assert table.cursor_key == "2"  # newest first
+        await pilot.press("n", "ctrl+a", *"baseline", "enter")
+        await settle(pilot)
+        assert get_run(runs_store, 2).name == "baseline"
+
+        await pilot.press("e")
+        assert isinstance(app.screen, ExportDialog)
+        app.screen.query_one("#export-path", Input).value = f"{tmp_path}/out/"
+        await pilot.press("enter")
+        await settle(pilot)
+        written = tmp_path / "out" / "run-2-itemknn.csv"
+        assert written.exists() and written.read_text().startswith("query,rank,pin,score")
+        assert any(str(written) in n.message for n in app._notifications)
+
+        await pilot.press("e")  # again: the file exists, the dialog says so and stays open
+        app.screen.query_one("#export-path", Input).value = f"{tmp_path}/out/"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ExportDialog)
+        assert "exists" in str(app.screen.query_one("#export-error", Label).render())
+        await pilot.press("escape")
+
+        await pilot.press("d", "y")
+        await wait_until(pilot, lambda: [r.run_id for r in list_runs(runs_store)] == [1])
+        assert table.row_count == 1
+
+
+async def test_compare_marked_runs(runs_store: Store, make_app: MakeApp) -> None:
+    app = make_app(runs_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("7")
+        await settle(pilot)
+        await pilot.press("down", "space", "up", "space", "m")  # run 1 is the baseline
+        await settle(pilot)
+        assert app.current_mode == "compare"
+        screen = app.screen
+        assert screen.query_one("#compare-runs", Input).value == "1 2"
+        summary = screen.query_one("#compare-summary", RowsTable)
+        assert summary.row_count == 1
+        assert [c.plain for c in summary.get_row_at(0)[3:4]] == ["3.0/10"]
+        aligned = screen.query_one("#compare-table", RowsTable)
+        rows = {aligned.get_row_at(i)[1]: aligned.get_row_at(i) for i in range(aligned.row_count)}
+        assert rows["p02"][4].plain == "1 ▲1"  # rank 2 in run 1, rank 1 in run 2
+        assert rows["p03"][4].plain == "— out"
+        assert rows["p06"][4].plain == "3 new"
+
+
+async def test_compare_bad_input(runs_store: Store, make_app: MakeApp) -> None:
+    app = make_app(runs_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        await pilot.press(*"1", "enter")
+        await settle(pilot)
+        error = app.screen.query_one("#compare-error", Label)
+        assert "two or more run ids" in str(error.render())
+        app.screen.query_one("#compare-runs", Input).value = "1 99"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "unknown run 99" in str(error.render())
+        assert app.is_running

@@ -1,0 +1,78 @@
+"""SVG snapshots of each screen's layout at 120x36, on fixed data with fixed timestamps.
+
+Update with ``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at the SVGs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from tests.tui.conftest import settle
+from workbench.engine.store import Store
+from workbench.tui.app import WorkbenchApp
+
+SIZE = (120, 36)
+Snap = Callable[..., bool]
+MakeApp = Callable[[Store], WorkbenchApp]
+
+
+def then(
+    *steps: str | Callable[[Pilot[None]], Awaitable[None]],
+) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """A ``run_before`` that settles, then presses keys or runs coroutines, settling after each."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        for step in steps:
+            if isinstance(step, str):
+                await pilot.press(*step.split())
+            else:
+                await step(pilot)
+            await settle(pilot)
+        pilot.app.clear_notifications()
+        for box in pilot.app.screen.query(Input):
+            box.cursor_blink = False  # a blinking cursor would make the picture random
+        await pilot.pause()
+
+    return run
+
+
+async def _search(pilot: Pilot[None]) -> None:
+    pilot.app.screen.query_one("#explore-search", Input).value = "ocean"
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        pytest.param((), id="datasets"),
+        pytest.param(("l",), id="load_dialog"),
+        pytest.param(("f1",), id="help"),
+        pytest.param(("2",), id="explore_overview"),
+        pytest.param(("3",), id="recommend"),
+        pytest.param(("2", _search, "tab enter"), id="explore_pin"),
+        pytest.param(("2", _search, "tab enter enter"), id="explore_board"),
+        pytest.param(("2", _search, "tab enter enter g"), id="explore_board_list"),
+    ],
+)
+def test_screen_layout(
+    steps: tuple[object, ...], mini_store: Store, make_app: MakeApp, snap_compare: Snap
+) -> None:
+    assert snap_compare(make_app(mini_store), terminal_size=SIZE, run_before=then(*steps))
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        pytest.param(("7",), id="runs"),
+        pytest.param(("7", "e"), id="export_dialog"),
+        pytest.param(("7 down space up space m",), id="compare"),
+    ],
+)
+def test_runs_layout(
+    steps: tuple[object, ...], runs_store: Store, make_app: MakeApp, snap_compare: Snap
+) -> None:
+    assert snap_compare(make_app(runs_store), terminal_size=SIZE, run_before=then(*steps))

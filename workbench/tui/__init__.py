@@ -1,0 +1,1 @@
+"""The terminal UI: a Textual shell over the engine (``workbench`` or ``workbench tui``)."""

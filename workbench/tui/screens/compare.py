@@ -1,0 +1,338 @@
+"""The Compare screen: runs side by side via ``compare.compare_runs`` (as ``workbench compare``).
+
+Ranking runs: overlap, Jaccard, RBO and Kendall tau against the first run, and the pins of every
+top-k aligned in one table with rank shifts coloured. Evaluation runs: the metric table with
+deltas against the first run, and paired tests with p-values.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.validation import Function, Integer, Number
+from textual.widgets import Button, Input, Label, Select, Static
+
+from workbench.tui.jobs import Job, JobContext
+from workbench.tui.screens.base import WorkbenchScreen
+from workbench.tui.widgets.rows_table import RowsTable
+
+SIGNIFICANT = 0.05
+MISSING = Text("·", style="dim", justify="right")
+
+
+def parse_run_ids(text: str) -> list[int]:
+    """Run ids typed as ``3 5 8`` or ``3,5,8``."""
+    return [int(t) for t in re.split(r"[\s,;]+", text.strip()) if t]
+
+
+def _ids_ok(text: str) -> bool:
+    try:
+        return len(parse_run_ids(text)) >= 2
+    except ValueError:
+        return False
+
+
+def shift_cell(shift: dict[str, Any], k: int) -> Text:
+    """A run's rank of a pin, with its shift against the first run: ▲ up, ▼ down, = same."""
+    rank = shift["rank_b"]
+    shown = str(rank) if rank is not None else "—"
+    change, moved = shift["change"], shift["moved"]
+    if change == "same":
+        return Text(f"{shown} =", style="dim", justify="right")
+    if change == "entered":
+        return Text(f"{shown} new", style="bold green", justify="right")
+    if change == "left":
+        label = f"{shown} out" if rank is not None and rank > k else "— out"
+        return Text(label, style="bold red", justify="right")
+    arrow = "▲" if change == "up" else "▼"
+    return Text(
+        f"{shown} {arrow}{abs(moved)}", style="green" if change == "up" else "red", justify="right"
+    )
+
+
+def run_labels(result: dict[str, Any]) -> dict[int, str]:
+    """``#3 pixie`` (or the run's name) for each compared run."""
+    return {r["run_id"]: f"#{r['run_id']} {r['name'] or r['algorithm']}" for r in result["runs"]}
+
+
+def _number(value: Any, digits: int = 4) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, int | float) and value is not None else "—"
+
+
+def _p(value: float | None) -> Text:
+    if value is None:
+        return Text("—", justify="right")
+    style = "bold" if value < SIGNIFICANT else "dim"
+    return Text(f"{value:.4f}", style=style, justify="right")
+
+
+class CompareScreen(WorkbenchScreen):
+    """Top: runs, cutoff and query; middle: the summary; bottom: the aligned or metric table."""
+
+    MODE = "compare"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "compare", "Compare", id="compare.run"),
+        Binding("slash", "focus_runs", "Runs", id="compare.runs"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.result: dict[str, Any] | None = None
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="compare-form"):
+            with Vertical(id="compare-runs-field"):
+                yield Label("Runs (the first is the baseline)")
+                yield Input(
+                    placeholder="e.g. 3 5 8  (mark runs on Runs, press m)",
+                    id="compare-runs",
+                    validators=[Function(_ids_ok, "two or more run ids")],
+                    validate_on=["changed", "submitted"],
+                )
+            with Vertical(classes="compare-small"):
+                yield Label("Cutoff k")
+                yield Input("10", id="compare-k", type="integer", validators=[Integer(minimum=1)])
+            with Vertical(classes="compare-small"):
+                yield Label("RBO p")
+                yield Input(
+                    "0.9",
+                    id="compare-p",
+                    type="number",
+                    validators=[Number(minimum=0.01, maximum=0.999)],
+                )
+            with Vertical(id="compare-query-field"):
+                yield Label("Query")
+                yield Select([], prompt="first shared query", id="compare-query")
+            yield Button("Compare", variant="primary", id="compare-go")
+        yield Label(classes="field-error", id="compare-error")
+        with Vertical(classes="body"):
+            summary = RowsTable(id="compare-summary", classes="panel")
+            summary.border_title = "Summary"
+            yield summary
+            table = RowsTable(id="compare-table", classes="panel")
+            table.border_title = "Aligned by pin"
+            yield table
+            yield Static(id="compare-notes")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "compare_request", self._requested)
+
+    def _requested(self, run_ids: tuple[int, ...]) -> None:
+        if run_ids:
+            self.query_one("#compare-runs", Input).value = " ".join(map(str, run_ids))
+            self.query_one("#compare-query", Select).clear()
+            self.action_compare()
+
+    def action_focus_runs(self) -> None:
+        self.query_one("#compare-runs", Input).focus()
+
+    @on(Input.Changed)
+    def _validate(self, event: Input.Changed) -> None:
+        result = event.validation_result
+        error = "; ".join(result.failure_descriptions) if result and not result.is_valid else ""
+        self.query_one("#compare-error", Label).update(error)
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#compare-go")
+    def action_compare(self) -> None:
+        inputs = [self.query_one(f"#compare-{n}", Input) for n in ("runs", "k", "p")]
+        for field in inputs:
+            result = field.validate(field.value)
+            if result is not None and not result.is_valid:
+                self.query_one("#compare-error", Label).update(
+                    f"{field.id.removeprefix('compare-')}: {'; '.join(result.failure_descriptions)}"
+                    if field.id
+                    else ""
+                )
+                return
+        run_ids = parse_run_ids(inputs[0].value)
+        k, p = int(inputs[1].value), float(inputs[2].value)
+        query_value = self.query_one("#compare-query", Select).value
+        query = query_value if isinstance(query_value, str) else None
+        store = self.workbench.store
+
+        def run(_ctx: JobContext) -> dict[str, Any]:
+            from workbench.engine.compare import compare_runs
+            from workbench.engine.dataset import pins_frame
+            from workbench.engine.errors import NotFoundError
+
+            result = compare_runs(store, run_ids, k=k, p=p, query=query)
+            pins = {
+                s["pin"]
+                for c in result.get("comparisons", ())
+                for q in c["per_query"]
+                for s in q["shifts"]
+            }
+            try:
+                frame = pins_frame(store, result["runs"][0]["dataset"], sorted(pins))
+                result["titles"] = dict(frame.select("pin", "title").iter_rows())
+            except NotFoundError:  # the runs' dataset was dropped
+                result["titles"] = {}
+            return result
+
+        self.query_one("#compare-error", Label).update("")
+        self.run_job(
+            Job(
+                "compare",
+                f"Comparing runs {', '.join(map(str, run_ids))}",
+                run,
+                self._show,
+                on_error=self._failed,
+            )
+        )
+
+    def _failed(self, error: Exception) -> None:
+        self.query_one("#compare-error", Label).update(str(error))
+
+    def _show(self, result: dict[str, Any]) -> None:
+        self.result = result
+        labels = run_labels(result)
+        if result["kind"] == "rankings":
+            self._show_rankings(result, labels)
+        else:
+            self._show_evaluations(result, labels)
+        self.query_one("#compare-table", RowsTable).focus()
+
+    def _show_rankings(self, result: dict[str, Any], labels: dict[int, str]) -> None:
+        k = result["k"]
+        summary = self.query_one("#compare-summary", RowsTable)
+        summary.border_title = f"Against {labels[result['runs'][0]['run_id']]} at k={k}"
+        summary.set_columns(
+            "Run", "Queries", f"Overlap@{k}", "Jaccard", f"RBO p={result['p']}", "Kendall τ"
+        )
+        summary.set_rows(
+            [
+                (
+                    str(c["run_b"]),
+                    [
+                        labels[c["run_b"]],
+                        Text(str(c["queries"]), justify="right"),
+                        Text(f"{c['mean']['overlap']:.1f}/{k}", justify="right"),
+                        Text(_number(c["mean"]["jaccard"], 3), justify="right"),
+                        Text(_number(c["mean"]["rbo"], 3), justify="right"),
+                        Text(_number(c["mean"]["kendall_tau"], 3), justify="right"),
+                    ],
+                )
+                for c in result["comparisons"]
+            ]
+        )
+        queries = [q["query"] for q in result["comparisons"][0]["per_query"]]
+        select = self.query_one("#compare-query", Select)
+        chosen = select.value if select.value in queries else queries[0]
+        with select.prevent(Select.Changed):
+            select.set_options([(q, q) for q in queries])
+            select.value = chosen
+        self._show_aligned(result, labels, chosen)
+
+    def _show_aligned(self, result: dict[str, Any], labels: dict[int, str], query: str) -> None:
+        k = result["k"]
+        base = result["runs"][0]["run_id"]
+        rows: dict[str, dict[str, Any]] = {}
+        for comparison in result["comparisons"]:
+            per = next(q for q in comparison["per_query"] if q["query"] == query)
+            for shift in per["shifts"]:
+                row = rows.setdefault(shift["pin"], {"base": shift["rank_a"]})
+                row[comparison["run_b"]] = shift
+        others = [c["run_b"] for c in result["comparisons"]]
+        table = self.query_one("#compare-table", RowsTable)
+        table.border_title = f"Top {k} of query {query}, aligned by pin"
+        table.set_columns("Pin", "Title", labels[base], *(labels[o] for o in others))
+        order = sorted(
+            rows,
+            key=lambda pin: (
+                rows[pin]["base"] is None or rows[pin]["base"] > k,
+                rows[pin]["base"] or 10**9,
+                pin,
+            ),
+        )
+        table.set_rows(
+            [
+                (
+                    pin,
+                    [
+                        pin,
+                        result["titles"].get(pin) or "",
+                        Text(str(rows[pin]["base"] or "—"), justify="right"),
+                        *(
+                            shift_cell(rows[pin][o], k) if o in rows[pin] else MISSING
+                            for o in others
+                        ),
+                    ],
+                )
+                for pin in order
+            ]
+        )
+        self.query_one("#compare-notes", Static).update(
+            "▲ up / ▼ down: places moved against the baseline · new: entered the top k · "
+            "out: left it"
+        )
+
+    @on(Select.Changed, "#compare-query")
+    def _query_changed(self, event: Select.Changed) -> None:
+        if self.result and self.result["kind"] == "rankings" and isinstance(event.value, str):
+            self._show_aligned(self.result, run_labels(self.result), event.value)
+
+    def _show_evaluations(self, result: dict[str, Any], labels: dict[int, str]) -> None:
+        metrics = list(result["table"][0]["metrics"])
+        summary = self.query_one("#compare-summary", RowsTable)
+        summary.border_title = f"Metrics at k={result['k']}, Δ against the first run"
+        summary.set_columns("Run", *metrics)
+        summary.set_rows(
+            [
+                (
+                    str(row["run_id"]),
+                    [
+                        labels[row["run_id"]],
+                        *(
+                            Text(
+                                f"{_number(row['metrics'][m])}"
+                                + (f" ({row['delta'][m]:+.4f})" if row["delta"][m] and i else ""),
+                                justify="right",
+                            )
+                            for m in metrics
+                        ),
+                    ],
+                )
+                for i, row in enumerate(result["table"])
+            ]
+        )
+        table = self.query_one("#compare-table", RowsTable)
+        table.border_title = "Paired tests over boards (bold: p < 0.05)"
+        table.set_columns(
+            "Metric",
+            "Run",
+            "Boards",
+            "Δ mean",
+            "p (t)",
+            "p (t, Holm)",
+            "p (perm.)",
+            "p (perm., Holm)",
+        )
+        table.set_rows(
+            [
+                (
+                    f"{metric}:{t['run_b']}",
+                    [
+                        metric,
+                        labels[t["run_b"]],
+                        Text(str(t["n"]), justify="right"),
+                        Text(f"{t['delta']:+.4f}", justify="right"),
+                        _p(t["p_t"]),
+                        _p(t["p_t_holm"]),
+                        _p(t["p_permutation"]),
+                        _p(t["p_permutation_holm"]),
+                    ],
+                )
+                for metric, tests in result["tests"].items()
+                for t in tests
+            ]
+        )
+        self.query_one("#compare-notes", Static).update(
+            Text("\n".join(f"note: {n}" for n in result["notes"]))
+        )

@@ -1,0 +1,61 @@
+"""The F1 help: every key in reach on the current screen with its binding id, and how to remap."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+from workbench.tui.config import config_path
+
+
+class HelpScreen(ModalScreen[None]):
+    """The remappable keys (those with a binding id) of the screen below; F1 or Esc closes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,f1,q", "dismiss", "Close", id="help.close"),
+    ]
+
+    def __init__(self, below: Screen[object]) -> None:
+        super().__init__()
+        self.rows: list[tuple[str, str, str, str]] = []
+        """``(key, action, binding id, where)`` for every key in reach on ``below``."""
+        app = below.app
+        focused = below.focused
+        chain = list(focused.ancestors_with_self) if focused is not None else [below, app]
+        seen: set[str] = set()
+        for node in chain:
+            # Every binding in reach, also keys a focused text box would take as typing; the
+            # keymap applied as Textual applies it.
+            bindings = node._bindings.copy()
+            bindings.apply_keymap(app._keymap)
+            for _key, binding in bindings:
+                if not binding.id or not binding.description or binding.id in seen:
+                    continue
+                seen.add(binding.id)
+                keys = [k for k, b in bindings if b.id == binding.id]
+                shown = ", ".join(app.get_key_display(Binding(k, "")) for k in keys)
+                self.rows.append((shown, binding.description, binding.id, type(node).__name__))
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, expand=True, padding=(0, 1))
+        table.add_column("Key", style="bold", no_wrap=True)
+        table.add_column("Action")
+        table.add_column("Binding id", style="dim", no_wrap=True)
+        table.add_column("Where", style="dim", no_wrap=True)
+        for row in self.rows:
+            table.add_row(*row)
+        with VerticalScroll(classes="dialog", id="help-dialog") as box:
+            box.border_title = "Keys (F1)"
+            yield Static(table)
+            yield Static(
+                f"Remap keys in [b]{config_path()}[/b] ($WORKBENCH_CONFIG) with a [b]\\[keys][/b] "
+                'table of binding id = key, e.g. [i]commands = "ctrl+k"[/i]. Every action is also '
+                "in the command palette (ctrl+p). Mouse: click tabs, rows and buttons.",
+                classes="help-note",
+            )

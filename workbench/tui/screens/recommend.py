@@ -1,0 +1,196 @@
+"""The Recommend screen: query pins (with weights) or a board, an algorithm and its generated
+parameter form; runs ``recommend.recommend`` (as ``workbench recommend``) in a worker and shows
+the ranked pins with a preview of the highlighted one."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.validation import Integer
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
+
+from workbench.engine.errors import Cancelled
+from workbench.tui.jobs import Job, JobContext
+from workbench.tui.screens.base import WorkbenchScreen
+from workbench.tui.widgets.param_form import ParamForm
+from workbench.tui.widgets.pin_image import PinImage
+from workbench.tui.widgets.pin_view import PIN_FIELDS, attribute_grid
+from workbench.tui.widgets.rows_table import RowsTable
+
+MODES = (("Query pins", "pins"), ("A board", "board"))
+
+
+class RecommendScreen(WorkbenchScreen):
+    """Left: query, algorithm and parameters; right: the ranking and the highlighted pin."""
+
+    MODE = "recommend"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "run", "Run", id="recommend.run"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, list[Any]] = {}
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(classes="body"):
+            with VerticalScroll(id="recommend-form", classes="panel") as form:
+                form.border_title = "Query and algorithm"
+                yield Select(MODES, value="pins", allow_blank=False, id="rec-mode")
+                yield Input(placeholder="pins: p00042 p00100:2 (id:weight)",
+                            id="rec-pins")  # fmt: skip
+                with Horizontal(id="rec-board-row"):
+                    yield Input(placeholder="board id", id="rec-board")
+                    yield Select([], prompt="weights", id="rec-weighting")  # fmt: skip
+                with Horizontal(classes="param-row"):
+                    yield Label("algorithm", classes="param-name")
+                    yield Select([], prompt="loading…", id="rec-algo", compact=True)
+                with Horizontal(classes="param-row"):
+                    yield Label("top k", classes="param-name")
+                    yield Input(
+                        "20",
+                        id="rec-k",
+                        type="integer",
+                        validators=[Integer(1, 10_000)],
+                        compact=True,
+                    )
+                with Horizontal(classes="param-row"):
+                    yield Label("seed", classes="param-name")
+                    yield Input(
+                        "0", id="rec-seed", type="integer", validators=[Integer(0)], compact=True
+                    )
+                yield Label(classes="field-error", id="rec-error")
+                yield Button("Run  (ctrl+r)", variant="primary", id="rec-run")
+                yield ParamForm(id="rec-params")
+            with Vertical(id="recommend-results"):
+                table = RowsTable(id="rec-table", classes="panel")
+                table.border_title = "Results"
+                yield table
+                with Horizontal(id="rec-preview", classes="panel"):
+                    yield PinImage(id="rec-picture")
+                    yield Static(id="rec-pin-text")
+
+    def on_mount(self) -> None:
+        self.query_one("#rec-board-row").display = False
+        self.watch(self.app, "query_pins", self._query_pins_changed)
+
+        def load(_ctx: JobContext) -> tuple[dict[str, list[Any]], tuple[str, ...]]:
+            from workbench.engine.recommenders import ALGORITHMS, param_fields
+            from workbench.engine.recommenders.base import BOARD_WEIGHTINGS
+
+            return {name: param_fields(name) for name in ALGORITHMS}, BOARD_WEIGHTINGS
+
+        def loaded(found: tuple[dict[str, list[Any]], tuple[str, ...]]) -> None:
+            self.fields, weightings = found
+            select = self.query_one("#rec-algo", Select)
+            select.set_options([(name, name) for name in self.fields])
+            select.value = "pixie" if "pixie" in self.fields else next(iter(self.fields))
+            weighting = self.query_one("#rec-weighting", Select)
+            weighting.set_options([(f"{w} weights", w) for w in weightings])
+            weighting.value = weightings[0]
+
+        self.run_job(Job("recommend.algorithms", "Reading algorithms", load, loaded,
+                         show_progress=False))  # fmt: skip
+
+    def _query_pins_changed(self, pins: tuple[str, ...]) -> None:
+        if pins:
+            self.query_one("#rec-mode", Select).value = "pins"
+            self.query_one("#rec-pins", Input).value = " ".join(pins)
+
+    @on(Select.Changed, "#rec-mode")
+    def _mode_changed(self, event: Select.Changed) -> None:
+        board = event.value == "board"
+        self.query_one("#rec-pins").display = not board
+        self.query_one("#rec-board-row").display = board
+
+    @on(Select.Changed, "#rec-algo")
+    async def _algo_changed(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str) and event.value in self.fields:
+            await self.query_one(ParamForm).show(self.fields[event.value])
+
+    @on(Button.Pressed, "#rec-run")
+    @on(Input.Submitted)
+    def action_run(self) -> None:
+        error = self.query_one("#rec-error", Label)
+        dataset, store = self.workbench.dataset, self.workbench.store
+        algo = self.query_one("#rec-algo", Select).value
+        problems = self.query_one(ParamForm).errors()
+        for name in ("k", "seed"):
+            box = self.query_one(f"#rec-{name}", Input)
+            result = box.validate(box.value)
+            if result is not None and not result.is_valid:
+                problems.append(f"{name}: {'; '.join(result.failure_descriptions)}")
+        if dataset is None:
+            problems.append("no dataset in use: choose one on the Datasets screen")
+        if not isinstance(algo, str):
+            problems.append("the algorithms are still loading")
+        by_board = self.query_one("#rec-mode", Select).value == "board"
+        specs = self.query_one("#rec-pins", Input).value.split()
+        board = self.query_one("#rec-board", Input).value.strip()
+        if by_board and not board:
+            problems.append("give a board id")
+        if not by_board and not specs:
+            problems.append("give one or more query pins (id or id:weight)")
+        if problems:
+            error.update("\n".join(problems))
+            return
+        assert isinstance(algo, str) and dataset is not None
+        params = self.query_one(ParamForm).values()
+        weighting_value = self.query_one("#rec-weighting", Select).value
+        weighting = weighting_value if isinstance(weighting_value, str) else "equal"
+        k = int(self.query_one("#rec-k", Input).value)
+        seed = int(self.query_one("#rec-seed", Input).value)
+
+        def run(ctx: JobContext) -> tuple[Any, list[dict[str, Any]]]:
+            from workbench.engine.dataset import pins_frame
+            from workbench.engine.recommend import parse_pin_specs, recommend
+            from workbench.engine.runs import delete_run
+
+            ids, weights = parse_pin_specs(specs) if not by_board else ([], [])
+            result = recommend(store, dataset, algo, params, pins=ids or None,
+                               weights=weights or None, board=board if by_board else None,
+                               board_weighting=weighting, k=k, seed=seed)  # fmt: skip
+            if ctx.cancelled:  # the engine cannot stop mid-walk: drop the run it stored
+                delete_run(store, result.run_id)
+                raise Cancelled("recommend cancelled")
+            frame = pins_frame(store, dataset, result.results["pin"].to_list())
+            return result, frame.to_dicts()
+
+        error.update("")
+        self.run_job(Job("recommend", f"Running {algo}", run, self._show,
+                         on_error=lambda e: error.update(str(e))))  # fmt: skip
+
+    def _show(self, outcome: tuple[Any, list[dict[str, Any]]]) -> None:
+        result, pins = outcome
+        self.rows = {str(p["pin"]): p for p in pins}
+        extra = [k for k in (pins[0] if pins else {}) if k not in PIN_FIELDS]
+        table = self.query_one("#rec-table", RowsTable)
+        table.set_columns("Rank", "Pin", "Score", "Title", *extra)
+        table.set_rows([
+            (r["pin"], [Text(str(r["rank"]), justify="right"), r["pin"],
+                        Text(f"{r['score']:.5g}", justify="right"), r["title"] or "",
+                        *(str(self.rows.get(r["pin"], {}).get(c) or "") for c in extra)])
+            for r in result.results.iter_rows(named=True)
+        ])  # fmt: skip
+        steps = f" · {result.steps:,} steps" if result.steps else ""
+        table.border_title = (f"Run {result.run_id}: {result.algorithm}{steps} · "
+                              f"{result.elapsed_ms:.0f} ms")  # fmt: skip
+        table.focus()
+        self._preview()
+
+    @on(DataTable.RowHighlighted, "#rec-table")
+    def _preview(self) -> None:
+        key = self.query_one("#rec-table", RowsTable).cursor_key
+        row = self.rows.get(key or "")
+        if row is None:
+            return
+        self.query_one("#rec-picture", PinImage).show(row.get("image"))
+        self.query_one("#rec-pin-text", Static).update(
+            attribute_grid(row, ("image", "description"))
+        )
