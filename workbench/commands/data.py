@@ -28,7 +28,7 @@ from workbench.engine.ingest import FORMATS, load_dataset
 @json_option
 def load(paths: tuple[str, ...], name: str, fmt: str, images: str | None, replace: bool,
          as_json: bool) -> None:  # fmt: skip
-    """Load PATH... (files or directories) into the store as one dataset, all or nothing."""
+    """Load files or directories into the store as one dataset, all or nothing."""
     store = get_store()
     bar = Progress(f"loading {name}", enabled=show_progress(as_json))
     report = load_dataset(store, list(paths), name, fmt=fmt, images=images, replace=replace,
