@@ -4,6 +4,7 @@ atomic writes (a failure mid-write never leaves a file under the final name)."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -123,6 +124,15 @@ def test_failure_mid_write_leaves_no_final_file(tmp_path: Path) -> None:
         E.write_atomic(target, half)
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []  # the temporary file is gone too
+
+
+def test_exported_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = E.write_atomic(tmp_path / "x.csv", lambda t: t.write_text("a\n"))
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
 
 
 def test_failure_mid_export_keeps_old_file(

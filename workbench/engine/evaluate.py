@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numba
@@ -108,7 +108,8 @@ class EvalSettings:
     @classmethod
     def from_info(cls, info: Mapping[str, Any]) -> EvalSettings:
         s = info["settings"]
-        return cls(**{**s, "ks": tuple(s["ks"]), "holdout": SplitSpec(**s["holdout"])})
+        spec = {f.name: s["holdout"][f.name] for f in fields(SplitSpec) if f.name in s["holdout"]}
+        return cls(**{**s, "ks": tuple(s["ks"]), "holdout": SplitSpec(**spec)})
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,7 +195,11 @@ def prepare(store: Store, dataset: str, settings: EvalSettings) -> EvalData:
     """Read ``dataset`` and build the split and candidates that ``settings`` ask for."""
     info = store.dataset(dataset)
     graph = load_graph(store, dataset)
-    split = make_split(graph, _test_pairs(store, dataset), settings.split, settings.holdout)
+    if settings.diversity is not None:
+        graph.pin_attribute(settings.diversity)  # an unknown attribute fails before any work
+    split = make_split(
+        graph, _test_pairs(store, dataset), settings.split, settings.holdout, settings.seed
+    )
     notes = list(split.notes)
     if split.boards.size == 0:
         raise WorkbenchError(
@@ -276,12 +281,11 @@ def _rank_one(board, pins, scores, relevant, base, out_pins, out_scores, out_key
         while i > 0 and (
             s > out_scores[i - 1] or (s == out_scores[i - 1] and key < out_keys[i - 1])
         ):
-            if i < depth:
-                out_pins[i], out_scores[i], out_keys[i] = (
-                    out_pins[i - 1],
-                    out_scores[i - 1],
-                    out_keys[i - 1],
-                )
+            out_pins[i], out_scores[i], out_keys[i] = (
+                out_pins[i - 1],
+                out_scores[i - 1],
+                out_keys[i - 1],
+            )
             i -= 1
         out_pins[i], out_scores[i], out_keys[i] = pins[j], s, key
         size = min(size + 1, depth)
@@ -450,7 +454,8 @@ def summarise(
             key = M.metric_name(name, k)
             per_board[key] = v
             finite = v[np.isfinite(v)]
-            metrics[key] = float(finite.mean()) if finite.size else float("nan")
+            if finite.size:  # diversity has no value when no list holds two categorised pins
+                metrics[key] = float(finite.mean())
         metrics[M.metric_name("coverage", k)] = M.coverage(top_pins, k, n_pins)
         metrics[M.metric_name("gini", k)] = M.gini(top_pins, k, n_pins)
     return metrics, per_board
