@@ -125,7 +125,7 @@ def _settings(
     holdout_method: str,
     diversity: str | None,
 ) -> EvalSettings:
-    spec = SplitSpec(method=holdout_method, holdout=holdout, fraction=holdout_fraction, seed=seed)
+    spec = SplitSpec(method=holdout_method, holdout=holdout, fraction=holdout_fraction)
     return EvalSettings(
         protocol=protocol,
         split=split,

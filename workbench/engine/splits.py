@@ -75,14 +75,14 @@ class SplitSpec:
 
     ``method``: ``random`` (uniform per board) or ``time`` (each board's latest pins; pins of
     unknown time count as oldest). ``holdout`` pins per board, or ``fraction`` of each board's pins
-    (rounded, at least one) when it is above 0; a board always keeps ``min_train`` pins.
+    (rounded, at least one) when it is above 0; a board always keeps ``min_train`` pins. The
+    choice of pins comes from the evaluation's seed.
     """
 
     method: str = "random"
     holdout: int = 1
     fraction: float = 0.0
     min_train: int = 1
-    seed: int = 0
 
     def __post_init__(self) -> None:
         if self.method not in HOLDOUT_METHODS:
@@ -90,11 +90,11 @@ class SplitSpec:
         if self.holdout < 1 or not 0.0 <= self.fraction < 1.0 or self.min_train < 0:
             raise WorkbenchError("holdout must be >= 1, fraction in [0, 1), min_train >= 0")
 
-    def describe(self) -> str:
+    def describe(self, seed: int) -> str:
         amount = (
             f"{self.fraction:g} of each board" if self.fraction > 0 else f"{self.holdout} per board"
         )
-        return f"{self.method} holdout, {amount}, seed {self.seed}"
+        return f"{self.method} holdout, {amount}, seed {seed}"
 
 
 def holdout_mask(
@@ -103,10 +103,11 @@ def holdout_mask(
     times: np.ndarray | None,
     n_boards: int,
     spec: SplitSpec,
+    seed: int,
     stream: int,
 ) -> np.ndarray:
     """Which edges to hold out, per board, as ``spec`` says (a boolean mask over the edges)."""
-    key = pair_keys(spec.seed, stream, boards, pins)
+    key = pair_keys(seed, stream, boards, pins)
     if spec.method == "time":
         if times is None:
             raise WorkbenchError("a time holdout needs edge timestamps; this dataset has none")
@@ -178,7 +179,11 @@ def _derived_fingerprint(graph: Graph, split: str, source: str, spec: SplitSpec)
 
 
 def make_split(
-    graph: Graph, test_pairs: tuple[np.ndarray, np.ndarray] | None, split: str, spec: SplitSpec
+    graph: Graph,
+    test_pairs: tuple[np.ndarray, np.ndarray] | None,
+    split: str,
+    spec: SplitSpec,
+    seed: int = 0,
 ) -> Split:
     """The ``test`` or ``validation`` split of ``graph`` (all of a dataset's training edges).
 
@@ -203,9 +208,11 @@ def make_split(
             notes.append(f"{leaked} test pairs were also training edges; left out of training")
         source = "the dataset's test split"
     else:
-        held = holdout_mask(boards, pins, graph.board_times, graph.n_boards, spec, STREAM_TEST)
+        held = holdout_mask(
+            boards, pins, graph.board_times, graph.n_boards, spec, seed, STREAM_TEST
+        )
         test_b, test_p, train_mask = boards[held], pins[held], ~held
-        source = spec.describe()
+        source = spec.describe(seed)
     touched_indptr, touched = _csr(
         graph.n_boards,
         np.concatenate([boards, test_b]),
@@ -216,11 +223,11 @@ def make_split(
         train_idx = np.flatnonzero(train_mask)
         times = graph.board_times[train_idx] if graph.board_times is not None else None
         held = holdout_mask(
-            boards[train_idx], pins[train_idx], times, graph.n_boards, spec, STREAM_VALIDATION
+            boards[train_idx], pins[train_idx], times, graph.n_boards, spec, seed, STREAM_VALIDATION
         )
         rel_b, rel_p = boards[train_idx[held]], pins[train_idx[held]]
         train_mask[train_idx[held]] = False
-        source = f"validation carved from training ({spec.describe()}); test from {source}"
+        source = f"validation carved from training ({spec.describe(seed)}); test from {source}"
     else:
         rel_b, rel_p = test_b, test_p
     if train_mask.all():
