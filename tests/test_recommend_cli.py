@@ -61,7 +61,7 @@ def test_json_output_has_original_ids_and_the_stored_run(tiny_db: str) -> None:
     doc = json.loads(out)
     assert {"run_id", "algorithm", "params", "seed", "steps", "elapsed_ms", "results"} <= set(doc)
     assert doc["algorithm"] == "pixie" and doc["seed"] == 3 and doc["steps"] == 5000
-    assert doc["params"]["steps"] == 5000 and doc["params"]["alpha"] == 0.5
+    assert doc["params"]["steps"] == 5000 and doc["params"]["alpha"] == 0.9
     assert [r["rank"] for r in doc["results"]] == [1, 2, 3]
     assert {r["pin"] for r in doc["results"]} <= {"b", "c", "d", "e"}
     assert all(isinstance(r["score"], float) for r in doc["results"])

@@ -221,7 +221,15 @@ def test_params_parse_strings_and_reject_bad_values_in_one_line() -> None:
 
 
 def test_every_parameter_documents_its_type_default_and_range() -> None:
-    assert set(ALGORITHMS) == {"pixie", "popular", "itemknn", "p3alpha", "rp3beta", "ppr"}
+    assert set(ALGORITHMS) == {
+        "pixie",
+        "pixie-dn",
+        "popular",
+        "itemknn",
+        "p3alpha",
+        "rp3beta",
+        "ppr",
+    }
     for algo, cls in ALGORITHMS.items():
         assert cls.name == algo and cls.description
         for f in param_fields(algo):
