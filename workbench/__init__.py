@@ -14,25 +14,16 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "__version__",
-    "boards",
-    "datasets",
-    "edges",
-    "get_run",
-    "info",
-    "load",
-    "open_store",
-    "pins",
-    "run_board_metrics",
-    "run_results",
-    "runs",
-]
-
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from workbench import api
+    from workbench import api
 
+    if name in api.__all__:
         return getattr(api, name)
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    from workbench import api
+
+    return ["__version__", *api.__all__]

@@ -252,6 +252,42 @@ def _near_duplicate(
     return sims[np.searchsorted(sorted_rows, rows)] > threshold
 
 
+def _screen(
+    space: VisualSpace,
+    rows: np.ndarray,
+    excluded: Collection[int],
+    near_duplicate: float | None,
+    dedup_query: np.ndarray | None,
+    use_raw: bool,
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """Which candidate rows to keep: not excluded, and not near-duplicates of the query."""
+    keep = np.array([r not in excluded for r in rows], dtype=bool)
+    n_self = int((~keep).sum())
+    dup = np.zeros(rows.size, dtype=bool)
+    if near_duplicate is not None and dedup_query is not None:
+        dup = _near_duplicate(space, dedup_query, rows, near_duplicate, use_raw) & keep
+        keep &= ~dup
+    return keep, n_self, dup
+
+
+def _result(
+    space: VisualSpace,
+    rows: np.ndarray,
+    scores: np.ndarray,
+    keep: np.ndarray,
+    n_self: int,
+    dup: np.ndarray,
+    k: int,
+) -> SearchResult:
+    sel = np.flatnonzero(keep)[:k]
+    return SearchResult(
+        ids=[str(space.ids[r]) for r in rows[sel]],
+        scores=[float(s) for s in scores[sel]],
+        excluded_self=n_self,
+        excluded_duplicates=int(dup.sum()),
+    )
+
+
 def search_vector(
     space: VisualSpace,
     query: np.ndarray,
@@ -282,22 +318,13 @@ def search_vector(
     limit = int(mask.sum()) if mask is not None else space.count
     while True:
         scores, rows = _candidates(space.index, q, fetch, mask, space.ef_search)
-        keep = np.array([r not in excluded_rows for r in rows], dtype=bool)
-        n_self = int((~keep).sum())
-        dup = np.zeros(rows.size, dtype=bool)
-        if near_duplicate is not None:
-            dup = _near_duplicate(space, dedup_query, rows, near_duplicate, use_raw) & keep
-            keep &= ~dup
+        keep, n_self, dup = _screen(
+            space, rows, excluded_rows, near_duplicate, dedup_query, use_raw
+        )
         if keep.sum() >= k or fetch >= limit:
             break
         fetch = min(limit, fetch * 4)
-    sel = np.flatnonzero(keep)[:k]
-    return SearchResult(
-        ids=[str(space.ids[r]) for r in rows[sel]],
-        scores=[float(s) for s in scores[sel]],
-        excluded_self=n_self,
-        excluded_duplicates=int(dup.sum()),
-    )
+    return _result(space, rows, scores, keep, n_self, dup, k)
 
 
 def _has(space: VisualSpace, pin_id: object) -> bool:
@@ -399,19 +426,8 @@ def search_crop(
         order = np.argsort(first, kind="stable")
         pins = uniq[order]
         best = scores[first[order]]
-        keep = np.array([p not in exclude_rows for p in pins], dtype=bool)
-        n_self = int((~keep).sum())
-        dup = np.zeros(pins.size, dtype=bool)
-        if near_duplicate is not None and raw is not None:
-            dup = _near_duplicate(space, raw, pins, near_duplicate, True) & keep
-            keep &= ~dup
+        keep, n_self, dup = _screen(space, pins, exclude_rows, near_duplicate, raw, True)
         if keep.sum() >= k or fetch >= limit:
             break
         fetch = min(limit, fetch * 4)
-    sel = np.flatnonzero(keep)[:k]
-    return SearchResult(
-        ids=[str(space.ids[p]) for p in pins[sel]],
-        scores=[float(s) for s in best[sel]],
-        excluded_self=n_self,
-        excluded_duplicates=int(dup.sum()),
-    )
+    return _result(space, pins, best, keep, n_self, dup, k)
