@@ -10,20 +10,18 @@ use so that the CLI and the TUI start fast::
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    from workbench import api
-
+    api = importlib.import_module("workbench.api")
     if name in api.__all__:
         return getattr(api, name)
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    from workbench import api
-
-    return ["__version__", *api.__all__]
+    return ["__version__", *importlib.import_module("workbench.api").__all__]
