@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import polars as pl
@@ -101,6 +102,17 @@ def test_ray_executor_matches_local_bit_for_bit(sample_store: Store, tmp_path: P
             executor=executor,
         )
         assert remote.executor == "ray" and remote.complete
+        # a worker that dies mid-batch is retried by Ray and the answers stay in order
+        marker = tmp_path / "died"
+
+        def dies_once(x: int) -> int:
+            if x == 2 and not marker.exists():
+                marker.touch()
+                os._exit(1)
+            return x * 10
+
+        assert list(executor.map(dies_once, list(range(6)))) == [0, 10, 20, 30, 40, 50]
+        assert marker.exists()
     finally:
         ray.shutdown()
     assert pl.read_parquet(local.out).equals(pl.read_parquet(remote.out))
