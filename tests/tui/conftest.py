@@ -162,3 +162,14 @@ async def wait_until(
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting for the app"
         await settle(pilot)
+
+
+async def poll_until(
+    pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10
+) -> None:
+    """Wait until ``condition()`` holds while jobs keep running (``settle`` would wait for them
+    to end): for watching a job's effects before it finishes."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the app"
+        await pilot.pause(0.05)

@@ -14,7 +14,7 @@ from textual.command import CommandPalette
 
 from tests.tui.conftest import settle
 from workbench.engine.store import Store
-from workbench.tui.app import WorkbenchApp
+from workbench.tui.app import SCREENS, WorkbenchApp
 from workbench.tui.config import load_config
 from workbench.tui.jobs import Job
 from workbench.tui.screens.confirm import ConfirmScreen
@@ -115,10 +115,11 @@ async def test_no_color(mini_store: Store, make_app: MakeApp, monkeypatch: objec
 
 
 def test_startup_imports_no_heavy_engine_modules() -> None:
-    """The App and its first screen import no compiled-kernel or plotting library: engines are
-    imported inside the workers."""
+    """The App and its screens (imported on the UI thread when first shown) import no
+    compiled-kernel or plotting library: engines are imported inside the workers."""
+    screens = ", ".join(f"workbench.tui.screens.{mode}" for mode, _, _ in SCREENS)
     code = (
-        "import sys, workbench.tui.app, workbench.tui.screens.datasets\n"
+        f"import sys, workbench.tui.app, {screens}\n"
         "print(sorted({'numba', 'faiss', 'matplotlib', 'scipy'} & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

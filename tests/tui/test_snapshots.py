@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 from tests.tui.conftest import settle
 from workbench.engine.store import Store
@@ -45,6 +45,22 @@ async def _search(pilot: Pilot[None]) -> None:
     pilot.app.screen.query_one("#explore-search", Input).value = "ocean"
 
 
+async def _visual_pin(pilot: Pilot[None]) -> None:
+    pilot.app.screen.query_one("#vis-pin", Input).value = "p00"
+
+
+async def _visual_crop(pilot: Pilot[None]) -> None:
+    pilot.app.screen.query_one("#vis-crop", Input).value = "4,4,20,20"
+
+
+async def _sweep_form(pilot: Pilot[None]) -> None:
+    screen = pilot.app.screen
+    screen.query_one("#sweep-algo", Select).value = "p3alpha"
+    await pilot.pause()
+    screen.query_one("#sweep-negatives", Input).value = "5"
+    screen.query_one("#grid-topk", Input).value = "8,2"
+
+
 @pytest.mark.parametrize(
     "steps",
     [
@@ -54,8 +70,9 @@ async def _search(pilot: Pilot[None]) -> None:
         pytest.param(("2",), id="explore_overview"),
         pytest.param(("3",), id="recommend"),
         pytest.param(("2", _search, "tab enter"), id="explore_pin"),
-        pytest.param(("2", _search, "tab enter enter"), id="explore_board"),
-        pytest.param(("2", _search, "tab enter enter g"), id="explore_board_list"),
+        # Each Enter opens a page in a job: settle before the next one.
+        pytest.param(("2", _search, "tab enter", "enter"), id="explore_board"),
+        pytest.param(("2", _search, "tab enter", "enter", "g"), id="explore_board_list"),
     ],
 )
 def test_screen_layout(
@@ -70,9 +87,19 @@ def test_screen_layout(
         pytest.param(("7",), id="runs"),
         pytest.param(("7", "e"), id="export_dialog"),
         pytest.param(("7 down space up space m",), id="compare"),
+        # The query image with a crop box, before indexing (layout only: no computed scores).
+        pytest.param(("4", _visual_pin, _visual_crop), id="visual"),
     ],
 )
 def test_runs_layout(
     steps: tuple[object, ...], runs_store: Store, make_app: MakeApp, snap_compare: Snap
 ) -> None:
     assert snap_compare(make_app(runs_store), terminal_size=SIZE, run_before=then(*steps))
+
+
+def test_sweep_layout(
+    mini_store: Store, make_app: MakeApp, snap_compare: Snap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("workbench.engine.sweep.new_sweep_id", lambda: "5eed0001")
+    steps = then("6", _sweep_form, "ctrl+r")
+    assert snap_compare(make_app(mini_store), terminal_size=SIZE, run_before=steps)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import App
@@ -28,6 +30,9 @@ from workbench.tui.commands import WorkbenchCommands
 from workbench.tui.config import TuiConfig, load_config
 from workbench.tui.jobs import Job, JobContext, JobEnded
 
+if TYPE_CHECKING:
+    import duckdb
+
 LOCK_RETRIES = 5
 LOCK_RETRY_DELAY_S = 1.0
 
@@ -36,7 +41,9 @@ SCREENS: tuple[tuple[str, str, str], ...] = (
     ("datasets", "Datasets", "1"),
     ("explore", "Explore", "2"),
     ("recommend", "Recommend", "3"),
+    ("visual", "Visual", "4"),
     ("compare", "Compare", "5"),
+    ("sweep", "Sweep", "6"),
     ("runs", "Runs", "7"),
 )
 
@@ -65,6 +72,19 @@ def error_message(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {text} (WORKBENCH_DEBUG=1 for details)"
 
 
+class TurnTakingStore(Store):
+    """The App's store: connections from its worker threads take turns. DuckDB attaches a file
+    once per process, so a connection opened while another is open fails ("Unique file handle
+    conflict") instead of waiting; every engine call opens its own short connection."""
+
+    _turn: ClassVar[threading.RLock] = threading.RLock()
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._turn, super().connect(read_only) as con:
+            yield con
+
+
 class WorkbenchApp(App[None]):
     """Pinboard workbench: browse datasets, run walks and baselines, compare and export runs."""
 
@@ -84,13 +104,17 @@ class WorkbenchApp(App[None]):
     ]
 
     dataset: var[str | None] = var(None)
-    """The dataset that Explore, Recommend and Visual work on."""
+    """The dataset that Explore, Recommend, Visual and Sweep work on."""
     datasets: var[tuple[DatasetInfo, ...]] = var(())
     """The store's datasets, refreshed after every load and drop."""
     query_pins: var[tuple[str, ...]] = var((), always_update=True)
     """Query pins (``id`` or ``id:weight``) sent to the Recommend screen from Explore."""
     compare_request: var[tuple[int, ...]] = var((), always_update=True)
     """Runs sent to the Compare screen (from Runs, Visual or Sweep)."""
+    visual_request: var[str | None] = var(None, always_update=True)
+    """A pin sent to the Visual screen (from Explore) to find pins that look like it."""
+    run_request: var[int | None] = var(None, always_update=True)
+    """A run to show on the Runs screen (a sweep's trial)."""
 
     def __init__(self, store: Store, config: TuiConfig | None = None) -> None:
         self.config = config or load_config()
@@ -109,7 +133,7 @@ class WorkbenchApp(App[None]):
                     ),
                 )
         super().__init__()
-        self.store = store
+        self.store = TurnTakingStore(store.path, store.lock_timeout)
         self._jobs: dict[Worker[Any], tuple[Job[Any], MessagePump]] = {}
         self._warned_clash = False
 
@@ -171,6 +195,16 @@ class WorkbenchApp(App[None]):
         """Open the Compare screen on these runs (the first is the baseline)."""
         self.action_go("compare")
         self.compare_request = tuple(run_ids)
+
+    def visual_search(self, pin: str) -> None:
+        """Open the Visual screen and search for pins that look like ``pin``."""
+        self.action_go("visual")
+        self.visual_request = pin
+
+    def show_run(self, run_id: int) -> None:
+        """Open the Runs screen with ``run_id`` highlighted."""
+        self.action_go("runs")
+        self.run_request = run_id
 
     def action_help(self) -> None:
         from workbench.tui.screens.help import HelpScreen

@@ -33,7 +33,7 @@ class Job(Generic[T]):
     """What the progress bar says, e.g. ``Loading sample``."""
     run: Callable[[JobContext], T]
     """Runs in a thread: calls engine functions, reports progress through the context."""
-    on_done: Callable[[T], None] | None = None
+    on_done: Callable[[T], object] | None = None
     """Called on the UI thread with the result."""
     on_error: Callable[[WorkbenchError], None] | None = None
     """Shows a user-fixable error where it belongs (e.g. inline in a form) instead of a toast."""
@@ -45,7 +45,7 @@ class Job(Generic[T]):
 class JobContext:
     """What a job's function gets: progress reporting and the cancel flag of its worker."""
 
-    def __init__(self, job: Job[Any], worker: Worker[Any], post: Callable[[Message], None]):
+    def __init__(self, job: Job[Any], worker: Worker[Any], post: Callable[[Message], object]):
         self.job = job
         self._worker = worker
         self._post = post

@@ -224,7 +224,11 @@ class CompareScreen(WorkbenchScreen):
         )
         queries = [q["query"] for q in result["comparisons"][0]["per_query"]]
         select = self.query_one("#compare-query", Select)
-        chosen = select.value if select.value in queries else queries[0]
+        chosen = (
+            select.value
+            if isinstance(select.value, str) and select.value in queries
+            else queries[0]
+        )
         with select.prevent(Select.Changed):
             select.set_options([(q, q) for q in queries])
             select.value = chosen

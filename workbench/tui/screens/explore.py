@@ -32,6 +32,7 @@ class ExploreScreen(WorkbenchScreen):
         Binding("g", "toggle_layout", "Grid/list", id="explore.layout"),
         Binding("o", "overview", "Overview", id="explore.overview"),
         Binding("a", "add_to_query", "Add to query", id="explore.add"),
+        Binding("v", "visual_search", "Similar images", id="explore.visual"),
     ]
 
     def __init__(self) -> None:
@@ -182,8 +183,8 @@ class ExploreScreen(WorkbenchScreen):
         self.history.pop()
         self.open(kind, id_)
 
-    def action_add_to_query(self) -> None:
-        """Add the pin on show (or a board's highlighted pin) to Recommend's query pins."""
+    def _chosen_pin(self) -> str | None:
+        """The pin on show, or a board's highlighted pin; None (and a hint) if there is none."""
         pin: str | None = None
         current = self.query_one(ContentSwitcher).current
         if current == "explore-pin" and self.history:
@@ -196,6 +197,12 @@ class ExploreScreen(WorkbenchScreen):
                 pin = self.query_one("#board-list", RowsTable).cursor_key
         if pin is None:
             self.notify("open a pin (or highlight one on a board) first", severity="warning")
+        return pin
+
+    def action_add_to_query(self) -> None:
+        """Add the chosen pin to Recommend's query pins."""
+        pin = self._chosen_pin()
+        if pin is None:
             return
         pins = self.workbench.query_pins
         if any(spec.rpartition(":")[0] == pin or spec == pin for spec in pins):
@@ -205,6 +212,12 @@ class ExploreScreen(WorkbenchScreen):
         self.notify(
             f"query pins: {' '.join(self.workbench.query_pins)} (3 Recommend)", markup=False
         )
+
+    def action_visual_search(self) -> None:
+        """Find pins that look like the chosen pin, on the Visual screen."""
+        pin = self._chosen_pin()
+        if pin is not None:
+            self.workbench.visual_search(pin)
 
     def action_toggle_layout(self) -> None:
         self.query_one(BoardView).toggle_layout()

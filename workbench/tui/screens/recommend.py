@@ -6,21 +6,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.validation import Integer
-from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select
 
 from workbench.engine.errors import Cancelled
 from workbench.tui.jobs import Job, JobContext
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.param_form import ParamForm
-from workbench.tui.widgets.pin_image import PinImage
-from workbench.tui.widgets.pin_view import PIN_FIELDS, attribute_grid
-from workbench.tui.widgets.rows_table import RowsTable
+from workbench.tui.widgets.ranked_pins import RankedPins
 
 MODES = (("Query pins", "pins"), ("A board", "board"))
 
@@ -36,7 +33,6 @@ class RecommendScreen(WorkbenchScreen):
     def __init__(self) -> None:
         super().__init__()
         self.fields: dict[str, list[Any]] = {}
-        self.rows: dict[str, dict[str, Any]] = {}
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="body"):
@@ -68,13 +64,7 @@ class RecommendScreen(WorkbenchScreen):
                 yield Label(classes="field-error", id="rec-error")
                 yield Button("Run  (ctrl+r)", variant="primary", id="rec-run")
                 yield ParamForm(id="rec-params")
-            with Vertical(id="recommend-results"):
-                table = RowsTable(id="rec-table", classes="panel")
-                table.border_title = "Results"
-                yield table
-                with Horizontal(id="rec-preview", classes="panel"):
-                    yield PinImage(id="rec-picture")
-                    yield Static(id="rec-pin-text")
+            yield RankedPins("rec", id="recommend-results")
 
     def on_mount(self) -> None:
         self.query_one("#rec-board-row").display = False
@@ -168,29 +158,9 @@ class RecommendScreen(WorkbenchScreen):
 
     def _show(self, outcome: tuple[Any, list[dict[str, Any]]]) -> None:
         result, pins = outcome
-        self.rows = {str(p["pin"]): p for p in pins}
-        extra = [k for k in (pins[0] if pins else {}) if k not in PIN_FIELDS]
-        table = self.query_one("#rec-table", RowsTable)
-        table.set_columns("Rank", "Pin", "Score", "Title", *extra)
-        table.set_rows([
-            (r["pin"], [Text(str(r["rank"]), justify="right"), r["pin"],
-                        Text(f"{r['score']:.5g}", justify="right"), r["title"] or "",
-                        *(str(self.rows.get(r["pin"], {}).get(c) or "") for c in extra)])
-            for r in result.results.iter_rows(named=True)
-        ])  # fmt: skip
         steps = f" · {result.steps:,} steps" if result.steps else ""
-        table.border_title = (f"Run {result.run_id}: {result.algorithm}{steps} · "
-                              f"{result.elapsed_ms:.0f} ms")  # fmt: skip
-        table.focus()
-        self._preview()
-
-    @on(DataTable.RowHighlighted, "#rec-table")
-    def _preview(self) -> None:
-        key = self.query_one("#rec-table", RowsTable).cursor_key
-        row = self.rows.get(key or "")
-        if row is None:
-            return
-        self.query_one("#rec-picture", PinImage).show(row.get("image"))
-        self.query_one("#rec-pin-text", Static).update(
-            attribute_grid(row, ("image", "description"))
+        self.query_one(RankedPins).show(
+            result.results.select("rank", "pin", "score").rows(),
+            pins,
+            f"Run {result.run_id}: {result.algorithm}{steps} · {result.elapsed_ms:.0f} ms",
         )

@@ -83,6 +83,8 @@ class RunsScreen(WorkbenchScreen):
     def __init__(self) -> None:
         super().__init__()
         self.runs: dict[str, Run] = {}
+        self._wanted: str | None = None
+        """A run asked for by another screen, highlighted once the list shows it."""
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="runs-filters"):
@@ -115,6 +117,7 @@ class RunsScreen(WorkbenchScreen):
             "Query", "Rank", "Pin", "Score", "Title"
         )
         self.watch(self.app, "datasets", self._datasets_changed)
+        self.watch(self.app, "run_request", self._requested)
         table.focus()
 
     def on_screen_resume(self) -> None:
@@ -126,6 +129,16 @@ class RunsScreen(WorkbenchScreen):
         options = [("all datasets", ALL), *((d.name, d.name) for d in infos)]
         select.set_options(options)
         select.value = current if any(v == current for _, v in options) else ALL
+
+    def _requested(self, run_id: int | None) -> None:
+        """Show run ``run_id``: clear the filters so it is listed, then highlight it."""
+        if run_id is None:
+            return
+        self._wanted = str(run_id)
+        self.query_one("#runs-dataset", Select).value = ALL
+        self.query_one("#runs-kind", Select).value = ALL
+        self.query_one("#runs-text", Input).value = ""
+        self.action_refresh()
 
     # -- the list -----------------------------------------------------------------------------
 
@@ -157,6 +170,10 @@ class RunsScreen(WorkbenchScreen):
             table = self.query_one("#runs-table", RowsTable)
             table.set_rows([(str(r.run_id), run_cells(r)) for r in runs])
             table.border_title = f"Runs ({len(runs)})"
+            if self._wanted in self.runs:
+                table.move_cursor(row=table.get_row_index(self._wanted))
+                table.focus()
+                self._wanted = None
             self._show_run()
 
         self.run_job(Job("runs.list", "Reading runs", run, done, show_progress=False))

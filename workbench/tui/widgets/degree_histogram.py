@@ -38,5 +38,5 @@ class DegreeHistogram(PlotextPlot):
             plt.bar(list(range(len(counts))), counts, width=0.8, marker="hd")
             step = max(1, len(labels) // 6)
             ticks = list(range(0, len(labels), step))
-            plt.xticks(ticks, [labels[i] for i in ticks])
+            plt.xticks([float(t) for t in ticks], [labels[i] for i in ticks])
         self.refresh()

@@ -3,7 +3,7 @@ shown, ranges and types checked as you type, help under each field."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from textual import on
 from textual.containers import Horizontal, VerticalScroll
@@ -12,7 +12,8 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
 
-def _hint(field: Any) -> str:
+def field_hint(field: Any) -> str:
+    """A parameter's help, range and default on one line."""
     parts = [field.help] if field.help else []
     if field.range is not None:
         parts.append(f"range {field.range[0]:g} to {field.range[1]:g}")
@@ -35,7 +36,9 @@ class ParamForm(VerticalScroll):
         for f in fields:
             rows.append(Horizontal(Label(f.name, classes="param-name"), self._editor(f),
                                    classes="param-row"))  # fmt: skip
-            rows.append(Static(_hint(f), classes="param-hint", id=f"hint-{f.name}", markup=False))
+            rows.append(
+                Static(field_hint(f), classes="param-hint", id=f"hint-{f.name}", markup=False)
+            )
         if not fields:
             rows.append(Static("This algorithm has no parameters.", classes="param-hint"))
         await self.mount_all(rows)
@@ -53,7 +56,7 @@ class ParamForm(VerticalScroll):
                 compact=True,
             )
         validators: list[Validator] = []
-        kind = "text"
+        kind: Literal["integer", "number", "text"] = "text"
         low, high = f.range if f.range is not None else (None, None)
         if f.type is int:
             kind = "integer"
@@ -73,7 +76,7 @@ class ParamForm(VerticalScroll):
         result = event.validation_result
         hint = self.query_one(f"#hint-{name}", Static)
         bad = result is not None and not result.is_valid
-        hint.update("; ".join(result.failure_descriptions) if bad and result else _hint(field))
+        hint.update("; ".join(result.failure_descriptions) if bad and result else field_hint(field))
         hint.set_class(bad, "-invalid")
 
     def errors(self) -> list[str]:

@@ -15,6 +15,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
     from workbench.tui.app import WorkbenchApp
 
 
@@ -56,21 +58,28 @@ class PinImage(Container):
         self.show(self._path, self._caption)
 
     def show(self, path: str | None, caption: str = "") -> None:
-        """Display another image (``None``: none) with a caption."""
+        """Display another image file (``None``: none) with a caption."""
         self._path, self._caption = path, caption
-        pictures = self.query(".pin-image-picture")
-        note = self.query_one(".pin-image-note", Static)
         if not path:
-            problem = "no image"
+            self.show_picture(None, caption, "no image")
         elif not Path(path).is_file():
-            problem = "image file missing"
-        elif not pictures:
-            problem = "images off"
+            self.show_picture(None, caption, "image file missing")
         else:
-            problem = ""
-        for picture in pictures:
-            picture.image = path if not problem else None  # type: ignore[attr-defined]
-            picture.display = not problem
+            self.show_picture(path, caption)
+
+    def show_picture(
+        self, picture: str | PILImage.Image | None, caption: str = "", problem: str = ""
+    ) -> None:
+        """Display an image file or a decoded image; ``problem`` (shown instead) says why not."""
+        pictures = self.query(".pin-image-picture")
+        if picture is None and not problem:
+            problem = "no image"
+        elif not pictures and not problem:
+            problem = "images off"
+        for widget in pictures:
+            widget.image = picture if not problem else None  # type: ignore[attr-defined]
+            widget.display = not problem
+        note = self.query_one(".pin-image-note", Static)
         note.update(problem)
         note.display = bool(problem)
         caption_widget = self.query_one(".pin-image-caption", Static)

@@ -37,6 +37,10 @@ class RowsTable(DataTable[Any]):
         self._headers = list(headers)
         self.set_rows([])
 
+    @property
+    def headers(self) -> list[str]:
+        return list(self._headers)
+
     def set_rows(self, rows: list[tuple[str, list[Any]]]) -> None:
         """Replace the rows: ``(key, cells)``; marks and the cursor of keys still present stay.
 

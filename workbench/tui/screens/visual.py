@@ -1,0 +1,562 @@
+"""The Visual screen: pins that look like a pin's image or an image file, or like a crop box inside
+it, via ``visual.service.visual_search`` (as ``workbench visual search``); indexes the dataset's
+images (``index_images``), fuses the visual ranking with a stored walk ranking (``fuse_runs``) and
+sends the two to Compare."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.validation import Integer, Number
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from workbench.engine.errors import Cancelled, NotFoundError, WorkbenchError
+from workbench.engine.runs import Run
+from workbench.tui.jobs import Job, JobContext
+from workbench.tui.screens.base import WorkbenchScreen
+from workbench.tui.widgets.crop_preview import THUMBNAIL, CropPreview, format_crop, parse_crop
+from workbench.tui.widgets.path_suggester import PathSuggester
+from workbench.tui.widgets.ranked_pins import RankedPins
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+MODES = (("Like a pin", "pin"), ("Like an image file", "file"))
+FUSIONS = (("reciprocal rank", "rrf"), ("weighted scores", "weighted"))
+BUILTIN = "builtin"
+WALK_RUNS = 200
+"""Recommend runs offered for fusion (the newest)."""
+
+
+def parse_where(text: str) -> dict[str, str]:
+    """``topic=food, color=red`` as ``{attribute: value}``."""
+    where: dict[str, str] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"filter {part!r}: expected attribute=value, e.g. topic=food")
+        where[key.strip()] = value.strip()
+    return where
+
+
+def crop_problem(text: str, size: tuple[int, int] | None) -> str | None:
+    """Why ``text`` is not a crop box inside an image of ``size`` pixels (None: it is one, or the
+    size is not known yet and only its form was checked)."""
+    try:
+        box = parse_crop(text)
+    except ValueError as exc:
+        return str(exc)
+    if box is None or size is None:
+        return None
+    # The engine's own check. Its module is already loaded: the image's size came from it.
+    from workbench.engine.visual.errors import CropError
+    from workbench.engine.visual.images import check_box
+
+    try:
+        check_box(box, *size)
+    except CropError as exc:
+        return str(exc)
+    return None
+
+
+def query_pins(run: Run) -> list[str]:
+    """The query pins of a recommend run (none for a board query)."""
+    return [str(p) for p in run.query.get("pins", ())]
+
+
+def walk_label(run: Run) -> str:
+    pins = query_pins(run)
+    query = ",".join(pins) if pins else f"board {run.query.get('board', '?')}"
+    query = query if len(query) <= 24 else query[:23] + "…"
+    return f"#{run.run_id} {run.name or run.algorithm} · {query}"
+
+
+class VisualScreen(WorkbenchScreen):
+    """Left: the query image, its crop box and the search options; right: the ranking with the
+    highlighted pin, and fusion with a walk ranking."""
+
+    MODE = "visual"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "search", "Search", id="visual.search"),
+        Binding("ctrl+o", "index", "Index images", id="visual.index"),
+        Binding("ctrl+f", "fuse", "Fuse with walk", id="visual.fuse"),
+        Binding("m", "compare", "Compare with walk", id="visual.compare"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.visual_run: int | None = None
+        """The last visual search's run (what Fuse and Compare use)."""
+        self.query_pin: str | None = None
+        """The pin that search looked like (None for an image file)."""
+        self.walk_runs: dict[int, Run] = {}
+        self._search_after_index = False
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(classes="body"):
+            with VerticalScroll(id="visual-form", classes="panel") as form:
+                form.border_title = "Query"
+                yield Select(MODES, value="pin", allow_blank=False, id="vis-mode", compact=True)
+                yield Input(placeholder="pin id, e.g. p00042", id="vis-pin", compact=True)
+                yield Input(placeholder="image file, e.g. ~/Pictures/chair.jpg", id="vis-file",
+                            suggester=PathSuggester(), compact=True)  # fmt: skip
+                yield CropPreview(id="vis-query")
+                with Horizontal(classes="param-row"):
+                    yield Label("crop box", classes="param-name")
+                    yield Input(placeholder="x,y,w,h  (empty: all of it)", id="vis-crop",
+                                compact=True)  # fmt: skip
+                yield Static(id="vis-crop-hint", classes="param-hint")
+                with Horizontal(classes="param-row"):
+                    yield Label("top k", classes="param-name")
+                    yield Input("20", id="vis-k", type="integer",
+                                validators=[Integer(1, 10_000)], compact=True)  # fmt: skip
+                with Horizontal(classes="param-row"):
+                    yield Label("embedding", classes="param-name")
+                    yield Select([], prompt="not indexed yet", id="vis-embedding", compact=True)
+                with Horizontal(classes="param-row"):
+                    yield Label("filter", classes="param-name")
+                    yield Input(placeholder="e.g. topic=food", id="vis-where", compact=True)
+                yield Checkbox("Leave out near-duplicates", id="vis-dedup", compact=True)
+                yield Label(classes="field-error", id="vis-error")
+                with Horizontal(classes="vis-buttons"):
+                    yield Button("Search  (ctrl+r)", variant="primary", id="vis-search",
+                                 compact=True)  # fmt: skip
+                    yield Button("Index images  (ctrl+o)", id="vis-index", compact=True)
+            with Vertical(id="visual-results"):
+                yield RankedPins("vis", id="vis-ranking")
+                with Vertical(id="vis-fuse", classes="panel") as fuse:
+                    fuse.border_title = "Fuse with a walk ranking"
+                    with Horizontal(classes="param-row"):
+                        yield Label("walk run", classes="fuse-name")
+                        yield Select([], prompt="no recommend runs", id="vis-walk", compact=True)
+                    with Horizontal(classes="param-row"):
+                        yield Label("method", classes="fuse-name")
+                        yield Select(FUSIONS, value="rrf", allow_blank=False, id="vis-method",
+                                     compact=True)  # fmt: skip
+                        yield Label("visual weight", classes="fuse-weight-name")
+                        yield Input("1", id="vis-weight", type="number",
+                                    validators=[Number(minimum=0)], compact=True)  # fmt: skip
+                        yield Button("Fuse (ctrl+f)", id="vis-fuse-go", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#vis-file").display = False
+        self._show_crop_problem(None)
+        self.watch(self.app, "dataset", self._dataset_changed)
+        self.watch(self.app, "visual_request", self._pin_requested)
+        self.query_one("#visual-form").can_focus = False  # Tab goes from field to field
+        self.query_one("#vis-pin", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        self._load_walk_runs()  # Recommend may have made new ones
+
+    # -- the dataset --------------------------------------------------------------------------
+
+    def _dataset_changed(self, dataset: str | None) -> None:
+        self.visual_run = None
+        self.query_one("#vis-error", Label).update("")
+        self._load_embeddings()
+        self._load_walk_runs()
+        self._load_query()
+
+    def _load_embeddings(self) -> None:
+        dataset, store = self.workbench.dataset, self.workbench.store
+        ranking = self.query_one(RankedPins)
+        if dataset is None:
+            ranking.clear("No dataset in use: choose one on 1 Datasets")
+            return
+
+        def run(_ctx: JobContext) -> list[str]:
+            from workbench.engine.visual.service import embeddings
+
+            return embeddings(store, dataset)
+
+        def done(names: list[str]) -> None:
+            select = self.query_one("#vis-embedding", Select)
+            current = select.value
+            select.set_options([(n, n) for n in names])
+            if names:
+                select.value = current if current in names else (
+                    BUILTIN if BUILTIN in names else names[0])  # fmt: skip
+            if self.visual_run is None:
+                key = self.workbench.key_for("visual.index", "ctrl+o")
+                ranking.clear(
+                    "Results" if names else f"Index the images of {dataset} first ({key})"
+                )
+
+        self.run_job(Job("visual.embeddings", "Reading embeddings", run, done,
+                         show_progress=False))  # fmt: skip
+
+    def _load_walk_runs(self) -> None:
+        dataset, store = self.workbench.dataset, self.workbench.store
+
+        def run(_ctx: JobContext) -> list[Run]:
+            from workbench.engine.runs import list_runs
+
+            if dataset is None:
+                return []
+            return list_runs(store, dataset=dataset, kind="recommend", limit=WALK_RUNS)
+
+        def done(runs: list[Run]) -> None:
+            self.walk_runs = {r.run_id: r for r in runs}
+            select = self.query_one("#vis-walk", Select)
+            current = select.value
+            with select.prevent(Select.Changed):
+                select.set_options([(walk_label(r), r.run_id) for r in runs])
+                if current in self.walk_runs:
+                    select.value = current
+            self._pick_walk()
+
+        self.run_job(Job("visual.walks", "Reading walk runs", run, done, show_progress=False))
+
+    def _pick_walk(self) -> None:
+        """Choose the newest walk run of the searched pin, unless the one chosen has that pin."""
+        select = self.query_one("#vis-walk", Select)
+        pin = self.query_pin
+        same_pin = [r for r in self.walk_runs.values() if pin is not None and pin in query_pins(r)]
+        current = self.walk_runs.get(select.value) if isinstance(select.value, int) else None
+        if current is not None and (not same_pin or current in same_pin):
+            return
+        choice = same_pin[0] if same_pin else next(iter(self.walk_runs.values()), None)
+        if choice is not None:
+            select.value = choice.run_id
+
+    # -- the query image ----------------------------------------------------------------------
+
+    def _pin_requested(self, pin: str | None) -> None:
+        """A pin sent from Explore: search for pins that look like it."""
+        if pin is None:
+            return
+        self.query_one("#vis-mode", Select).value = "pin"
+        self.query_one("#vis-pin", Input).value = pin
+        self.query_one("#vis-crop", Input).value = ""
+        self.action_search()
+
+    @property
+    def by_pin(self) -> bool:
+        return self.query_one("#vis-mode", Select).value == "pin"
+
+    def _query_text(self) -> str:
+        return self.query_one("#vis-pin" if self.by_pin else "#vis-file", Input).value.strip()
+
+    @on(Select.Changed, "#vis-mode")
+    def _mode_changed(self) -> None:
+        self.query_one("#vis-pin").display = self.by_pin
+        self.query_one("#vis-file").display = not self.by_pin
+        self._load_query()
+
+    @on(Input.Changed, "#vis-pin, #vis-file")
+    def _load_query(self) -> None:
+        """Show the query image (the pin's, or the file) for the crop box to be drawn on."""
+        preview = self.query_one(CropPreview)
+        text, by_pin = self._query_text(), self.by_pin
+        dataset, store = self.workbench.dataset, self.workbench.store
+        if not text:
+            preview.set_problem("type a pin id" if by_pin else "type an image file's path")
+            self._check_crop()
+            return
+        if by_pin and dataset is None:
+            preview.set_problem("no dataset in use")
+            return
+
+        def load(_ctx: JobContext) -> tuple[tuple[int, int], Image.Image]:
+            from PIL import Image, ImageOps
+
+            # The same size the search checks crop boxes against (also loads that check).
+            from workbench.engine.visual.images import image_size
+
+            path = text
+            if by_pin:
+                from workbench.engine.dataset import pins_frame
+
+                rows = pins_frame(store, str(dataset), [text])
+                if rows.is_empty():
+                    raise NotFoundError(f"no pin {text!r} in {dataset}")
+                path = rows["image"][0]
+                if not path:
+                    raise WorkbenchError(f"pin {text} has no image")
+            path = os.path.expanduser(path)
+            size = image_size(path)
+            with Image.open(path) as im:
+                im.draft("RGB", (THUMBNAIL * 2, THUMBNAIL * 2))
+                picture = ImageOps.exif_transpose(im).convert("RGB")
+            picture.thumbnail((THUMBNAIL, THUMBNAIL))
+            return size, picture
+
+        def done(found: tuple[tuple[int, int], Image.Image]) -> None:
+            size, picture = found
+            name = text if by_pin else os.path.basename(text)
+            preview.set_image(picture, size, f"{name} · {size[0]}×{size[1]} px")
+            self._check_crop()
+
+        def failed(error: WorkbenchError) -> None:
+            preview.set_problem(str(error))
+            self._check_crop()
+
+        self.run_job(Job("visual.query", f"Reading {text}", load, done, on_error=failed,
+                         show_progress=False))  # fmt: skip
+
+    # -- the crop box -------------------------------------------------------------------------
+
+    @on(Input.Changed, "#vis-crop")
+    def _check_crop(self) -> str | None:
+        """Check the typed crop box against the query image and draw it; the problem, if any."""
+        preview = self.query_one(CropPreview)
+        text = self.query_one("#vis-crop", Input).value
+        problem = crop_problem(text, preview.image_size)
+        self._show_crop_problem(problem)
+        if problem is None:
+            preview.set_box(parse_crop(text))
+        return problem
+
+    def _show_crop_problem(self, problem: str | None) -> None:
+        hint = self.query_one("#vis-crop-hint", Static)
+        size = self.query_one(CropPreview).image_size
+        pixels = f"pixels of the {size[0]}×{size[1]} image" if size else "pixels"
+        hint.update(problem or f"{pixels}; on the picture arrows move it, shift+arrows resize")
+        hint.set_class(problem is not None, "-invalid")
+
+    @on(CropPreview.BoxChanged)
+    def _box_moved(self, event: CropPreview.BoxChanged) -> None:
+        self.query_one("#vis-crop", Input).value = format_crop(event.box)
+
+    # -- checking the form --------------------------------------------------------------------
+
+    def _where(self) -> dict[str, str]:
+        """The attribute filter; raises ValueError naming what is wrong with it."""
+        where = parse_where(self.query_one("#vis-where", Input).value)
+        info = next((d for d in self.workbench.datasets if d.name == self.workbench.dataset), None)
+        if info is not None:
+            for key in where:
+                if key not in info.pin_attributes:
+                    known = ", ".join(info.pin_attributes) or "none"
+                    raise ValueError(f"unknown pin attribute {key!r} (attributes: {known})")
+        return where
+
+    def _problems(self, *names: str) -> list[str]:
+        """What is wrong with the fields ``k``, ``weight`` and ``where`` among ``names``."""
+        problems = []
+        for name in names:
+            if name == "where":
+                try:
+                    self._where()
+                except ValueError as exc:
+                    problems.append(str(exc))
+                continue
+            box = self.query_one(f"#vis-{name}", Input)
+            result = box.validate(box.value)
+            if result is not None and not result.is_valid:
+                label = "top k" if name == "k" else "visual weight"
+                problems.append(f"{label}: {'; '.join(result.failure_descriptions)}")
+        return problems
+
+    @on(Input.Changed, "#vis-k, #vis-where, #vis-weight")
+    def _validate(self) -> None:
+        self.query_one("#vis-error", Label).update(
+            "\n".join(self._problems("k", "where", "weight"))
+        )
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "vis-weight":
+            self.action_fuse()
+        else:
+            self.action_search()
+
+    # -- search -------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#vis-search")
+    def action_search(self) -> None:
+        error = self.query_one("#vis-error", Label)
+        dataset, store = self.workbench.dataset, self.workbench.store
+        by_pin, text = self.by_pin, self._query_text()
+        problems = self._problems("k", "where")
+        crop_text = self.query_one("#vis-crop", Input).value
+        if crop_wrong := self._check_crop():
+            problems.append(crop_wrong)
+        if dataset is None:
+            problems.append("no dataset in use: choose one on the Datasets screen")
+        if not text:
+            problems.append("give a pin id" if by_pin else "give an image file")
+        if problems:
+            error.update("\n".join(problems))
+            return
+        assert dataset is not None
+        crop = parse_crop(crop_text)
+        k = int(self.query_one("#vis-k", Input).value)
+        embedding_value = self.query_one("#vis-embedding", Select).value
+        embedding = embedding_value if isinstance(embedding_value, str) else BUILTIN
+        where = self._where()
+        dedup = self.query_one("#vis-dedup", Checkbox).value
+        image = None if by_pin else os.path.expanduser(text)
+
+        def run(ctx: JobContext) -> tuple[Any, list[dict[str, Any]]]:
+            from workbench.engine.dataset import pins_frame
+            from workbench.engine.runs import delete_run
+            from workbench.engine.visual.service import visual_search
+
+            result = visual_search(store, dataset, pin=text if by_pin else None, image=image,
+                                   crop=crop, k=k, embedding=embedding, where=where or None,
+                                   exclude_duplicates=dedup)  # fmt: skip
+            if ctx.cancelled:
+                delete_run(store, result.run_id)
+                raise Cancelled("visual search cancelled")
+            return result, pins_frame(store, dataset, result.results["pin"].to_list()).to_dicts()
+
+        def done(outcome: tuple[Any, list[dict[str, Any]]]) -> None:
+            result, pins = outcome
+            self.visual_run = result.run_id
+            self.query_pin = text if by_pin else None
+            like = text if by_pin else os.path.basename(text)
+            title = f"Run {result.run_id}: {len(result.results)} pins like {like}"
+            title += f", crop {format_crop(crop)}" if crop else ""
+            title += "".join(f", {k}={v}" for k, v in where.items())
+            if dropped := result.info.get("excluded_duplicates"):
+                title += f" · {dropped} near-duplicates left out"
+            self.query_one(RankedPins).show(
+                result.results.select("rank", "pin", "score").rows(), pins, title
+            )
+            self._pick_walk()
+
+        error.update("")
+        self._search_after_index = False
+        self.run_job(Job("visual.search", f"Searching like {text}", run, done,
+                         on_error=lambda e: self._search_failed(e, embedding)))  # fmt: skip
+
+    def _search_failed(self, error: WorkbenchError, embedding: str) -> None:
+        label = self.query_one("#vis-error", Label)
+        missing = isinstance(error, NotFoundError) and "embedding yet" in str(error)
+        if missing and embedding == BUILTIN:  # the one embedding this screen can build
+            key = self.workbench.key_for("visual.index", "ctrl+o")
+            self._search_after_index = True
+            label.update(
+                f"{str(error).partition(': run')[0]}: press {key} (Index images) to index "
+                "the images; the search runs when it is done"
+            )
+            self.query_one("#vis-index", Button).focus()
+            return
+        label.update(str(error))
+
+    # -- index --------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#vis-index")
+    def action_index(self) -> None:
+        error = self.query_one("#vis-error", Label)
+        dataset, store = self.workbench.dataset, self.workbench.store
+        if dataset is None:
+            error.update("no dataset in use: choose one on the Datasets screen")
+            return
+
+        def run(ctx: JobContext) -> Any:
+            from workbench.engine.visual.service import index_images
+
+            return index_images(
+                store,
+                dataset,
+                progress=lambda done, total: ctx.progress(done, total, f"{done:,} of {total:,}"),
+                cancel=lambda: ctx.cancelled,
+            )
+
+        def done(report: Any) -> None:
+            self.notify(report.summary(), title=f"Indexed {dataset}", markup=False)
+            if report.failed:
+                shown = "; ".join(f"{pin}: {why}" for pin, why in report.failed[:3])
+                more = f" and {len(report.failed) - 3} more" if len(report.failed) > 3 else ""
+                self.notify(f"{len(report.failed)} images could not be read: {shown}{more}",
+                            severity="warning", timeout=10, markup=False)  # fmt: skip
+            self._load_embeddings()
+            if self._search_after_index:
+                self.action_search()
+
+        error.update("")
+        self.run_job(Job("visual.index", f"Indexing the images of {dataset}", run, done,
+                         on_error=lambda e: error.update(str(e))))  # fmt: skip
+
+    # -- fusion and comparison ----------------------------------------------------------------
+
+    def _walk_run(self) -> int | None:
+        value = self.query_one("#vis-walk", Select).value
+        return value if isinstance(value, int) else None
+
+    @on(Button.Pressed, "#vis-fuse-go")
+    def action_fuse(self) -> None:
+        error = self.query_one("#vis-error", Label)
+        dataset, store = self.workbench.dataset, self.workbench.store
+        visual, walk = self.visual_run, self._walk_run()
+        problems = self._problems("k", "weight")
+        if visual is None:
+            problems.append("search first: fusion combines the visual ranking with a walk ranking")
+        if walk is None:
+            problems.append("choose a walk run (make one on 3 Recommend)")
+        if problems or dataset is None:
+            error.update("\n".join(problems))
+            return
+        assert visual is not None and walk is not None
+        method = str(self.query_one("#vis-method", Select).value)
+        weight = float(self.query_one("#vis-weight", Input).value)
+        k = int(self.query_one("#vis-k", Input).value)
+
+        def run(_ctx: JobContext) -> tuple[Any, list[dict[str, Any]]]:
+            from workbench.engine.dataset import pins_frame
+            from workbench.engine.visual.service import fuse_runs
+
+            result = fuse_runs(store, [visual, walk], method=method,
+                               weights=None if weight == 1 else [weight, 1.0], k=k)  # fmt: skip
+            return result, pins_frame(store, dataset, result.results["pin"].to_list()).to_dicts()
+
+        def done(outcome: tuple[Any, list[dict[str, Any]]]) -> None:
+            result, pins = outcome
+            source = self.walk_runs.get(walk)
+            name = source.name or source.algorithm if source else "walk"
+            weighted = f" (visual weight {weight:g})" if weight != 1 else ""
+            self.query_one(RankedPins).show(
+                result.results.select("rank", "pin", "score").rows(),
+                pins,
+                f"Run {result.run_id}: {method} fusion of visual run {visual} and "
+                f"{name} run {walk}{weighted}",
+            )
+
+        error.update("")
+        self.run_job(Job("visual.fuse", f"Fusing runs {visual} and {walk}", run, done,
+                         on_error=lambda e: error.update(str(e))))  # fmt: skip
+
+    def action_compare(self) -> None:
+        """Send the visual ranking and the walk run to Compare, which pairs rankings by query."""
+        visual, walk, store = self.visual_run, self._walk_run(), self.workbench.store
+        if visual is None:
+            self.notify(
+                "search first, then compare its ranking with a walk run", severity="warning"
+            )
+            return
+        if walk is None:
+            self.notify("choose a walk run to compare the visual ranking with", severity="warning")
+            return
+
+        def run(_ctx: JobContext) -> list[list[str]]:
+            from workbench.engine.runs import run_results
+
+            return [
+                run_results(store, r)["query"].unique().sort().to_list() for r in (visual, walk)
+            ]
+
+        def done(queries: list[list[str]]) -> None:
+            if set(queries[0]) & set(queries[1]):
+                self.workbench.compare([visual, walk])
+                return
+            self.notify(
+                f"Compare pairs rankings by query: visual run {visual} ranks "
+                f"{', '.join(queries[0])!r}, walk run {walk} ranks {', '.join(queries[1])!r}. "
+                "A search of the walk's pin (whole image) can be compared with it.",
+                title="Nothing to compare",
+                severity="warning",
+                timeout=10,
+                markup=False,
+            )
+
+        self.run_job(Job("visual.compare", "Reading queries", run, done, show_progress=False))
