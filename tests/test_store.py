@@ -83,3 +83,18 @@ def test_engine_never_imports_textual() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_threads_of_one_process_take_turns_on_the_file(store: Store, tiny_dir: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    load_dataset(store, [tiny_dir], "tiny")
+
+    def work(i: int) -> int:
+        if i % 3 == 0:  # a writer among the readers
+            with store.transaction() as con:
+                con.execute("UPDATE datasets SET format = format WHERE name = 'tiny'")
+        return len(Store(store.path).datasets())
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(work, range(24))) == [1] * 24

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -140,6 +141,17 @@ def _migrate_to_1(con: duckdb.DuckDBPyConnection) -> None:
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrate_to_1}
 
 
+_turns: dict[str, threading.RLock] = {}
+_turns_lock = threading.Lock()
+
+
+def _turn(path: Path) -> threading.RLock:
+    """The lock that connections to ``path`` in this process take turns on."""
+    key = str(path.resolve())
+    with _turns_lock:
+        return _turns.setdefault(key, threading.RLock())
+
+
 def _attach(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     """Open ``path`` attached as catalog ``workbench``.
 
@@ -206,19 +218,25 @@ class Store:
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open a connection for one operation; the schema is checked (and migrated) first."""
+        """Open a connection for one operation; the schema is checked (and migrated) first.
+
+        Connections to one file take turns within a process: DuckDB attaches a file once per
+        process, and a second connection opened meanwhile (from another thread: a TUI worker,
+        say) fails with "Unique file handle conflict" instead of waiting.
+        """
         if read_only and not self.path.exists():
             raise StoreError(f"store {self.path} does not exist")
         if not read_only and not self.path.parent.exists():
             raise StoreError(f"cannot create store {self.path}: directory does not exist")
-        con = self._open(read_only)
-        try:
-            if not self._checked:
-                self._check_schema(con, read_only)
-                self._checked = True
-            yield con
-        finally:
-            con.close()
+        with _turn(self.path):
+            con = self._open(read_only)
+            try:
+                if not self._checked:
+                    self._check_schema(con, read_only)
+                    self._checked = True
+                yield con
+            finally:
+                con.close()
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

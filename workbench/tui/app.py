@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import importlib
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,7 +29,7 @@ from workbench.tui.config import TuiConfig, load_config
 from workbench.tui.jobs import Job, JobContext, JobEnded
 
 if TYPE_CHECKING:
-    import duckdb
+    pass
 
 LOCK_RETRIES = 5
 LOCK_RETRY_DELAY_S = 1.0
@@ -70,19 +68,6 @@ def error_message(exc: BaseException) -> str:
         name = f"{exc.filename}: " if exc.filename else ""
         return f"{name}{exc.strerror or exc}"
     return f"internal error: {type(exc).__name__}: {text} (WORKBENCH_DEBUG=1 for details)"
-
-
-class TurnTakingStore(Store):
-    """The App's store: connections from its worker threads take turns. DuckDB attaches a file
-    once per process, so a connection opened while another is open fails ("Unique file handle
-    conflict") instead of waiting; every engine call opens its own short connection."""
-
-    _turn: ClassVar[threading.RLock] = threading.RLock()
-
-    @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self._turn, super().connect(read_only) as con:
-            yield con
 
 
 class WorkbenchApp(App[None]):
@@ -133,7 +118,7 @@ class WorkbenchApp(App[None]):
                     ),
                 )
         super().__init__()
-        self.store = TurnTakingStore(store.path, store.lock_timeout)
+        self.store = store
         self._jobs: dict[Worker[Any], tuple[Job[Any], MessagePump]] = {}
         self._warned_clash = False
 
