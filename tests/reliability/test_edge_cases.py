@@ -46,3 +46,9 @@ def test_every_algorithm_survives_the_edge_cases(graph: Graph, algo: str) -> Non
 def test_walk_from_an_isolated_pin_scores_nothing(graph: Graph) -> None:
     ranking = create("pixie", {"steps": "1000"}).fit(graph).recommend(Query(np.array([6])), k=5)
     assert ranking.pins.size == 0
+
+
+@pytest.mark.parametrize("algo", ["p3alpha", "rp3beta"])
+def test_alpha_zero_is_in_range_and_works(graph: Graph, algo: str) -> None:
+    ranking = create(algo, {"alpha": "0", "topk": "5"}).fit(graph).recommend(Query(np.array([0])))
+    assert ranking.pins.size > 0 and np.isfinite(ranking.scores).all()

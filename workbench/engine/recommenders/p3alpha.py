@@ -25,6 +25,14 @@ from workbench.engine.recommenders.similarity import (
 from workbench.engine.walks import ScratchPool
 
 
+def _entry_power(m: sps.csr_matrix, alpha: float) -> sps.csr_matrix:
+    """Stored entries to the power ``alpha`` (alpha 0 turns them into ones, as the reference's
+    ``Pui.data ** alpha`` does; scipy's ``power(0)`` refuses)."""
+    out = sps.csr_matrix(m, copy=True)
+    out.data = np.power(out.data, alpha)
+    return out
+
+
 def three_step_similarity(
     graph: Graph,
     alpha: float,
@@ -36,12 +44,12 @@ def three_step_similarity(
 ) -> sps.csr_matrix:
     """W of P3alpha (``col_scale`` None) or RP3beta (``col_scale`` = popularity^-beta)."""
     x = graph.interactions(weighted)
-    board_to_pin = row_normalised(x).power(alpha)
+    board_to_pin = _entry_power(row_normalised(x), alpha)
     binary = sps.csr_matrix(
         (np.ones(graph.n_edges), graph.pin_boards, graph.pin_indptr),
         shape=(graph.n_pins, graph.n_boards),
     )
-    pin_to_board = row_normalised(binary).power(alpha)
+    pin_to_board = _entry_power(row_normalised(binary), alpha)
     w = product_topk(pin_to_board, board_to_pin, topk, scratch, col_scale=col_scale)
     if normalize:
         w = row_normalised(w)
