@@ -342,15 +342,18 @@ def compare_rankings(
     comparisons = []
     for other in runs[1:]:
         lists = _lists(store, other.run_id)
-        shared = [q for q in base if q in lists]
-        if query is not None:
-            shared = [q for q in shared if q == query]
-        if not shared:
+        pairs = [(q, q, q) for q in base if q in lists and query in (None, q)]
+        if not pairs and query is None and len(base) == 1 and len(lists) == 1:
+            # one ranking each, labelled differently (a walk for pin p, a crop search of p, a
+            # fusion): compare the two lists themselves
+            (qa,), (qb,) = base, lists
+            pairs = [(f"{qa} | {qb}", qa, qb)]
+        if not pairs:
             raise WorkbenchError(
                 f"runs {runs[0].run_id} and {other.run_id} share no query"
                 + (f" {query!r}" if query is not None else "")
             )
-        per = [compare_lists(q, *base[q], *lists[q], k=k, p=p) for q in shared]
+        per = [compare_lists(label, *base[a], *lists[b], k=k, p=p) for label, a, b in pairs]
         taus = [c.kendall_tau for c in per if c.kendall_tau is not None]
         comparisons.append(
             {
