@@ -21,12 +21,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
-	$(BIN)/ruff check workbench tests bench sample_data
-	$(BIN)/ruff format --check workbench tests bench sample_data
+	$(BIN)/ruff check workbench tests bench sample_data eval
+	$(BIN)/ruff format --check workbench tests bench sample_data eval
 
 format: $(STAMP)
-	$(BIN)/ruff format workbench tests bench sample_data
-	$(BIN)/ruff check --fix workbench tests bench sample_data
+	$(BIN)/ruff format workbench tests bench sample_data eval
+	$(BIN)/ruff check --fix workbench tests bench sample_data eval
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
