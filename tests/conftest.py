@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,18 @@ SAMPLE = ROOT / "sample_data"
 # Tests never fill a new store with the sample unless they ask for it.
 os.environ.setdefault("WORKBENCH_NO_SAMPLE", "1")
 os.environ.setdefault("NO_COLOR", "1")
+
+
+def hold_store(path: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding a read-write connection to ``path`` for ``seconds``; returns
+    once the connection is open."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('ok', flush=True); time.sleep(float(sys.argv[2]))", str(path), str(seconds)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+    return holder
 
 
 def write(path: Path, text: str) -> Path:

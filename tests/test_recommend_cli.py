@@ -41,22 +41,9 @@ def numeric_db(tmp_path: Path) -> str:
 
 
 def test_json_output_has_original_ids_and_the_stored_run(tiny_db: str) -> None:
-    code, out, err = run(
-        "recommend",
-        "--dataset",
-        "tiny",
-        "--pin",
-        "a",
-        "--db",
-        tiny_db,
-        "--param",
-        "steps=5000",
-        "--seed",
-        "3",
-        "--top",
-        "3",
-        "--json",
-    )
+    args = ["recommend", "--dataset", "tiny", "--pin", "a", "--db", tiny_db,
+            "--param", "steps=5000", "--seed", "3", "--top", "3", "--json"]  # fmt: skip
+    code, out, err = run(*args)
     assert code == 0, err
     doc = json.loads(out)
     assert {"run_id", "algorithm", "params", "seed", "steps", "elapsed_ms", "results"} <= set(doc)
@@ -77,24 +64,7 @@ def test_json_output_has_original_ids_and_the_stored_run(tiny_db: str) -> None:
     rows = run_results(store, doc["run_id"])
     assert rows["pin"].to_list() == [r["pin"] for r in doc["results"]]
     # The same seed gives the same ranking; the query pin is never recommended.
-    again = json.loads(
-        run(
-            "recommend",
-            "--dataset",
-            "tiny",
-            "--pin",
-            "a",
-            "--db",
-            tiny_db,
-            "--param",
-            "steps=5000",
-            "--seed",
-            "3",
-            "--top",
-            "3",
-            "--json",
-        )[1]
-    )
+    again = json.loads(run(*args)[1])
     assert again["results"] == doc["results"] and again["run_id"] == doc["run_id"] + 1
 
 

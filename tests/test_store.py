@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.conftest import hold_store
 from workbench.engine.errors import StoreError, StoreLockedError
 from workbench.engine.ingest import load_dataset
 from workbench.engine.store import SCHEMA_VERSION, Store
@@ -57,14 +58,8 @@ def test_missing_directory(tmp_path: Path) -> None:
 
 def test_locked_store_gives_a_clear_message(store: Store, tiny_dir: Path) -> None:
     load_dataset(store, [tiny_dir], "tiny")
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); "
-         "time.sleep(30)", str(store.path)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    holder = hold_store(store.path, 30)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
         with pytest.raises(StoreLockedError, match="in use by another process"):
             Store(store.path, lock_timeout=0.3).datasets()
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import write
+from tests.conftest import hold_store, write
 from workbench.engine.errors import StoreError
 from workbench.engine.ingest import load_dataset
 from workbench.engine.store import Store
@@ -69,13 +69,8 @@ def test_sigkill_during_load_leaves_previous_datasets(tmp_path: Path, tiny_dir: 
 def test_second_writer_gets_a_clear_message(tmp_path: Path, tiny_dir: Path) -> None:
     db = tmp_path / "wb.duckdb"
     load_dataset(Store(db), [tiny_dir], "keep")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-         "print('ok', flush=True); time.sleep(60)", str(db)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    holder = hold_store(db, 60)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
         env = {"WORKBENCH_LOCK_TIMEOUT": "0.5"}
         proc = cli(db, "load", str(tiny_dir), "--dataset", "second", env=env)
         _, err = proc.communicate(timeout=60)
@@ -93,12 +88,7 @@ def test_second_writer_gets_a_clear_message(tmp_path: Path, tiny_dir: Path) -> N
 def test_waiting_writer_succeeds_when_the_lock_is_released(tmp_path: Path, tiny_dir: Path) -> None:
     db = tmp_path / "wb.duckdb"
     load_dataset(Store(db), [tiny_dir], "keep")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-         "print('ok', flush=True); time.sleep(1.0)", str(db)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+    holder = hold_store(db, 1.0)
     proc = cli(db, "load", str(tiny_dir), "--dataset", "second",
                env={"WORKBENCH_LOCK_TIMEOUT": "20"})  # fmt: skip
     _, err = proc.communicate(timeout=60)
