@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import hold_store, write
-from workbench.engine.errors import StoreError
+from workbench.engine.errors import StoreError, WorkbenchError
 from workbench.engine.ingest import load_dataset
 from workbench.engine.store import Store
 
@@ -136,3 +136,32 @@ def test_store_in_missing_or_unwritable_place(tmp_path: Path, tiny_dir: Path) ->
     bad = write(tmp_path / "file", "not a directory")
     with pytest.raises(StoreError):
         load_dataset(Store(bad / "wb.duckdb"), [tiny_dir], "x")
+
+
+def test_sigkill_mid_sweep_keeps_trials_and_resumes(tmp_path: Path) -> None:
+    from tests.conftest import SAMPLE
+
+    db = tmp_path / "wb.duckdb"
+    load_dataset(Store(db), [SAMPLE], "sample")
+    grid = ["--grid", "steps=3000,3100,3200,3300,3400,3500,3600,3700,3800,3900,4000,4100"]
+    proc = cli(db, "sweep", "--dataset", "sample", "--algo", "pixie", *grid, "--json")
+    query = "SELECT count(*), min(info->>'$.sweep.id') FROM runs WHERE kind = 'eval'"
+    deadline = time.monotonic() + 120
+    trials, sweep_id = 0, None
+    while time.monotonic() < deadline and proc.poll() is None and trials < 2:
+        time.sleep(0.2)
+        try:
+            trials, sweep_id = Store(db, lock_timeout=0.05).query(query)[0]
+        except WorkbenchError:  # the sweep is writing a trial right now
+            continue
+    assert proc.poll() is None, "the sweep finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    kept = Store(db).query(query)[0][0]
+    assert kept >= 2 and sweep_id is not None
+    resumed = cli(db, "sweep", "--resume", sweep_id, "--json")
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    steps = [r[0] for r in Store(db).query(
+        "SELECT params->>'$.steps' FROM runs WHERE kind = 'eval' ORDER BY run_id")]  # fmt: skip
+    assert len(steps) == 12 and len(set(steps)) == 12  # every setting once, none repeated
