@@ -17,7 +17,7 @@ import click
 
 from workbench import __version__
 from workbench.commands._common import db_option, get_store
-from workbench.engine.errors import WorkbenchError
+from workbench.engine.errors import WorkbenchError, user_message
 
 # name -> "module:attribute" of the click command, in the order `workbench --help` lists them
 COMMANDS = {
@@ -34,6 +34,9 @@ COMMANDS = {
     "visual": "workbench.commands.visual:visual",
     "runs": "workbench.commands.runs:runs",
     "export": "workbench.commands.export:export",
+    "explain": "workbench.commands.explain:explain",
+    "study": "workbench.commands.study:study",
+    "generate": "workbench.commands.generate:generate",
 }
 
 
@@ -48,29 +51,61 @@ class WorkbenchGroup(click.Group):
         if target is None:
             return None
         module, _, attr = target.partition(":")
-        command: click.Command = getattr(importlib.import_module(module), attr)
+        try:
+            imported = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # a real missing dependency: report it
+                raise
+            return None  # a command being built in this checkout; not offered yet
+        command: click.Command = getattr(imported, attr)
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            # one line, like every other error: what was wrong, and where to read more
+            where = exc.ctx.command_path if exc.ctx is not None else "workbench"
+            _fail(f"{exc.format_message()} (see '{where} --help')", 2)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except WorkbenchError as exc:
-            _fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
-        except OSError as exc:
-            _fail(f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}", 2)
+        except BrokenPipeError:
+            _quiet_broken_pipe()
         except Exception as exc:
-            import duckdb
-
-            if isinstance(exc, duckdb.Error):
-                _fail(f"database error: {str(exc).strip().splitlines()[0]}", 2)
-            if os.environ.get("WORKBENCH_DEBUG"):
+            if not isinstance(exc, WorkbenchError | OSError) and os.environ.get("WORKBENCH_DEBUG"):
                 raise
-            # a bug: still one line, the traceback on request
-            _fail(f"internal error: {type(exc).__name__}: {exc} (WORKBENCH_DEBUG=1 for details)", 1)
+            _fail(*user_message(exc, CLI_HINTS))
+        except KeyboardInterrupt as exc:
+            _fail(*user_message(exc, CLI_HINTS))
+
+
+CLI_HINTS = {
+    "overwrite": "pass --force to overwrite it",
+    "replace": "pass --replace to reload it",
+    "grid": "give at least one --grid KEY=V1,V2,...",
+    "top": "lower --top",
+    "index": "run 'workbench visual index' first",
+    "confirm": "pass --yes to confirm",
+}
+"""How the CLI words the hint of an engine or service error (see ``errors.HINT_KEYS``)."""
+
+
+def _quiet_broken_pipe() -> None:
+    """``workbench ... | head``: the reader went away; exit quietly, as Unix tools do."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
+
+
+def _set_memory_limit(value: str | None) -> None:
+    if value is not None:
+        from workbench.engine.store import parse_size
+
+        try:
+            parse_size(value)
+        except WorkbenchError as exc:
+            _fail(str(exc), 2)
+        os.environ["WORKBENCH_MEMORY_LIMIT"] = value
 
 
 def _fail(message: str, code: int) -> None:
@@ -81,6 +116,10 @@ def _fail(message: str, code: int) -> None:
 @click.group(cls=WorkbenchGroup, invoke_without_command=True)
 @click.version_option(__version__, prog_name="workbench")
 @db_option
+@click.option("--memory-limit", metavar="SIZE", default=None, expose_value=False,
+              callback=lambda _c, _p, v: _set_memory_limit(v), is_eager=True,
+              help="Memory the store may use before spilling to disk, e.g. 6GB "
+                   "(default $WORKBENCH_MEMORY_LIMIT, else 40% of RAM).")  # fmt: skip
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Pinboard workbench: Pixie random walks, baselines and visual search over board/pin graphs.

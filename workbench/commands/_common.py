@@ -60,7 +60,7 @@ def get_store(ctx: click.Context | None = None) -> Store:
 
         sample = sample_dir()
         if sample is not None:
-            load_dataset(store, [sample], "sample", progress=None)
+            load_dataset(store, [sample], "sample")
             click.echo(f"created {path} with the sample dataset 'sample'", err=True)
     return store
 

@@ -16,6 +16,7 @@ from workbench.commands._common import (
 )
 from workbench.engine.dataset import dataset_summary
 from workbench.engine.ingest import FORMATS, load_dataset
+from workbench.engine.progress import Reporter
 
 
 @click.command()
@@ -32,7 +33,7 @@ def load(paths: tuple[str, ...], name: str, fmt: str, images: str | None, replac
     store = get_store()
     bar = Progress(f"loading {name}", enabled=show_progress(as_json))
     report = load_dataset(store, list(paths), name, fmt=fmt, images=images, replace=replace,
-                          progress=lambda stage, done, total: bar(done, total, stage))  # fmt: skip
+                          reporter=Reporter(on_progress=bar))  # fmt: skip
     bar.close()
     if as_json:
         emit_json(asdict(report))

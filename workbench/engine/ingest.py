@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from workbench.engine.errors import InputError, WorkbenchError
+from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.store import (
     DatasetInfo,
     Store,
@@ -59,9 +60,6 @@ ML100K_GENRES = [
 ]  # fmt: skip
 
 MAX_EPOCH_S = 10**11  # about the year 5000: larger epoch seconds are refused, not overflowed
-
-Progress = Callable[[str, int, int], None]
-"""``progress(stage, done, total)``: called between stages of a load."""
 
 
 @dataclass
@@ -740,7 +738,7 @@ def load_dataset(
     fmt: str = "auto",
     images: str | os.PathLike[str] | None = None,
     replace: bool = False,
-    progress: Progress | None = None,
+    reporter: Reporter = SILENT,
 ) -> LoadReport:
     """Load files into ``store`` as dataset ``name``, all or nothing."""
     started = time.perf_counter()
@@ -755,16 +753,13 @@ def load_dataset(
         raise InputError(f"{image_dir}: --images must be a directory of image files")
 
     def step(stage: str, done: int) -> None:
-        if progress:
-            progress(stage, done, 4)
+        reporter.progress(done, 4, stage)
 
     with store.transaction() as con:
         exists = con.execute("SELECT count(*) FROM datasets WHERE name = ?", [name]).fetchone()
         if exists and exists[0]:
             if not replace:
-                raise WorkbenchError(
-                    f"dataset {name!r} already exists; pass --replace to reload it"
-                )
+                raise WorkbenchError(f"dataset {name!r} already exists", hint="replace")
             drop_dataset_tables(con, name)
         step("reading files", 0)
         if fmt == "ncf":

@@ -152,14 +152,52 @@ def _turn(path: Path) -> threading.RLock:
         return _turns.setdefault(key, threading.RLock())
 
 
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
+
+
+def parse_size(text: str) -> int:
+    """``"6GB"``, ``"512MiB"``, ``"2g"`` or bytes as a number of bytes."""
+    m = _SIZE_RE.match(text or "")
+    if not m:
+        raise WorkbenchError(f"memory limit {text!r}: expected a size such as 6GB or 512MB")
+    unit = m.group(2).lower()
+    scale = _UNITS[unit[:1]] * ((1.024 ** "bkmgt".index(unit[0])) if "i" in unit else 1)
+    return int(float(m.group(1)) * scale)
+
+
+def memory_limit() -> int:
+    """Bytes DuckDB may use per connection: ``$WORKBENCH_MEMORY_LIMIT`` (set by the CLI's
+    ``--memory-limit``), else 40% of the machine's memory, leaving room for the graph arrays a
+    load or a walk holds beside DuckDB."""
+    text = os.environ.get("WORKBENCH_MEMORY_LIMIT")
+    if text:
+        return parse_size(text)
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 * 10**9
+    return int(total * 0.4)
+
+
+def spill_dir(path: Path) -> Path:
+    """Where DuckDB spills what does not fit the memory limit: beside the store file."""
+    return path.parent / f"{path.name}.tmp"
+
+
 def _attach(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """Open ``path`` attached as catalog ``workbench``.
+    """Open ``path`` attached as catalog ``workbench``, with the memory limit and spill directory.
 
     DuckDB names a file's catalog after the file's stem, and a two-part name such as
     ``"sample"."pins"`` is ambiguous when a store file is called ``sample.duckdb``; attaching
     under a fixed name avoids that. ATTACH takes no parameters: the path is quoted here.
     """
-    con = duckdb.connect()
+    con = duckdb.connect(
+        config={
+            "memory_limit": f"{memory_limit() // 2**20}MiB",
+            "temp_directory": str(spill_dir(path)),
+        }
+    )
     try:
         literal = "'" + str(path).replace("'", "''") + "'"
         con.execute(f"ATTACH {literal} AS {CATALOG}{' (READ_ONLY)' if read_only else ''}")
@@ -190,11 +228,39 @@ class Store:
     def exists(self) -> bool:
         return self.path.exists()
 
+    def artifacts_root(self, dataset: str) -> Path:
+        """Where a dataset's derived files live: ``<store>.cache/<dataset>/``, one directory per
+        fingerprint below it."""
+        return self.path.parent / f"{self.path.name}.cache" / validate_dataset_name(dataset)
+
     def cache_dir(self, dataset: str, fingerprint: str) -> Path:
-        """A directory next to the store for derived files (graph arrays, embeddings)."""
-        d = self.path.parent / f"{self.path.name}.cache" / dataset / fingerprint[:16]
+        """A directory next to the store for files derived from one version of a dataset (graph
+        arrays, visual vectors and indexes, embedding spaces): keyed by its fingerprint, so a
+        reloaded dataset never meets the old version's files."""
+        d = self.artifacts_root(dataset) / fingerprint[:16]
         d.mkdir(parents=True, exist_ok=True)
         return d
+
+    def purge_artifacts(self, dataset: str, keep: str | None = None) -> int:
+        """Remove the derived files of every version of ``dataset`` except fingerprint ``keep``
+        (all of them when ``keep`` is None, after a drop); returns how many directories went."""
+        import shutil
+
+        root = self.artifacts_root(dataset)
+        if not root.is_dir():
+            return 0
+        removed = 0
+        for child in root.iterdir():
+            if keep is not None and child.name == keep[:16]:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+            removed += 1
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+        return removed
 
     # -- connections -------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from workbench.engine.errors import WorkbenchError
 from workbench.engine.ingest import FORMATS, LoadReport
+from workbench.engine.progress import Reporter
 from workbench.engine.store import validate_dataset_name
 from workbench.tui.jobs import Job, JobContext, JobEnded
 from workbench.tui.widgets.job_bar import JobBar
@@ -174,7 +175,7 @@ class LoadDialog(ModalScreen[LoadReport | None]):
                 fmt=fmt,
                 images=Path(images).expanduser() if images else None,
                 replace=replace,
-                progress=lambda stage, done, total: ctx.progress(done, total, stage),
+                reporter=Reporter(on_progress=ctx.progress),
             )
 
         self.query_one("#load-ok", Button).disabled = True
