@@ -62,6 +62,14 @@ class OutputExistsError(WorkbenchError):
         self.path = path
 
 
+def _is_database_error(exc: BaseException) -> bool:
+    """A DuckDB error, recognised without importing duckdb (faces must not import it)."""
+    return any(
+        c.__module__.split(".")[0] in ("duckdb", "_duckdb") and c.__name__ == "Error"
+        for c in type(exc).__mro__
+    )
+
+
 def user_message(exc: BaseException, hints: Mapping[str, str] | None = None) -> tuple[str, int]:
     """The one line a face shows for ``exc``, and the exit status a command returns.
 
@@ -78,7 +86,7 @@ def user_message(exc: BaseException, hints: Mapping[str, str] | None = None) -> 
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror or exc}", 2
-    if type(exc).__module__.split(".")[0] == "duckdb":
+    if _is_database_error(exc):
         first = (str(exc).strip().splitlines() or [""])[0]
         return f"database error: {first}", 2
     debug = " (WORKBENCH_DEBUG=1 for details)" if not os.environ.get("WORKBENCH_DEBUG") else ""
