@@ -2,33 +2,46 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+LINTED := workbench tests bench sample_data eval
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint contracts format bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e '.[test,ray]'
-	touch $(STAMP)
+# `make run` installs the workbench alone: no Ray, no test tools.
+$(RUN_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $(RUN_STAMP)
 
-run: $(STAMP)
+# `make test` adds the test tools, Ray (the executor is tested against local bit for bit) and
+# onnxruntime (ONNX embeddings are tested on a model the test builds).
+$(TEST_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[test,ray,onnx]'
+	touch $(TEST_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/workbench
 
-test: $(STAMP)
+test: $(TEST_STAMP) contracts
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-lint: $(STAMP)
-	$(BIN)/ruff check workbench tests bench sample_data eval
-	$(BIN)/ruff format --check workbench tests bench sample_data eval
+# The layering rules in .importlinter: the engine imports no face, faces call services only.
+contracts: $(TEST_STAMP)
+	$(BIN)/lint-imports
 
-format: $(STAMP)
-	$(BIN)/ruff format workbench tests bench sample_data eval
-	$(BIN)/ruff check --fix workbench tests bench sample_data eval
+lint: $(TEST_STAMP) contracts
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
-bench: $(STAMP)
+format: $(TEST_STAMP)
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
+
+bench: $(TEST_STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
