@@ -123,7 +123,7 @@ def test_ppr_restarts_in_proportion_to_the_walk_step_budgets() -> None:
     pins, weights, alpha = np.array([2, 9], np.int32), np.array([1.0, 3.0]), 0.4
     budget = np.zeros(2, np.int64)
     degree = g.pin_degree.astype(np.int64)
-    step_budget(pins, weights, degree, 1 << 40, float(degree.max()), budget)
+    step_budget(pins, weights, degree, 1 << 40, float(degree.max()), budget, False)
     restart = np.zeros(g.n_pins)
     restart[pins] = budget / budget.sum()
     a = g.interactions().toarray()
@@ -240,3 +240,28 @@ def test_every_parameter_documents_its_type_default_and_range() -> None:
             assert parse_params(algo, {f.name: str(f.default)}) == cls.Params()
     steps = {f.name: f for f in param_fields("pixie")}["steps"]
     assert (steps.type, steps.default, steps.range) == (int, 100_000, (1, 1_000_000_000))
+
+
+def test_run_info_reports_pixies_pruning_and_nothing_by_default() -> None:
+    g = weighted_graph()
+    assert create("popular").fit(g).run_info() == {}
+    assert create("pixie").fit(g).run_info() == {}  # nothing pruned
+    info = create("pixie", {"prune_delta": "0.5"}).fit(g).run_info()
+    report = info["pruning"]
+    assert report["edges_before"] == g.n_edges and report["edges_removed_by_degree"] > 0
+    assert report["degree_order"] == "recency"  # the graph has timestamps, no topics
+    assert create("pixie-dn").fit(g).run_info() == {}
+
+
+def test_walk_parameters_allocation_and_credit_default_to_pixie_as_published() -> None:
+    fields = {f.name: f for f in param_fields("pixie")}
+    assert (fields["allocation"].default, fields["allocation"].choices) == (
+        "paper",
+        ("paper", "equal"),
+    )
+    credit = fields["credit"]
+    assert (credit.default, credit.choices) == ("sample", ("sample", "expected"))
+    p = parse_params("pixie-dn", {"allocation": "equal", "credit": "expected"})
+    assert (p.allocation, p.credit) == ("equal", "expected")
+    with pytest.raises(WorkbenchError, match="credit='mean' must be one of sample, expected"):
+        parse_params("pixie", {"credit": "mean"})

@@ -73,20 +73,53 @@ def test_walk_visits_converge_to_exact_personalised_pagerank() -> None:
     assert np.allclose(dense, exact, atol=1e-10)
 
 
-def test_step_budget_follows_the_papers_formula() -> None:
+def test_step_budget_follows_the_papers_shares_and_adds_up_to_the_steps() -> None:
     degree = np.array([0, 1, 5, 40, 7], dtype=np.int64)
     pins = np.array([1, 2, 3, 0, 4], dtype=np.int32)
     weights = np.array([1.0, 2.0, 0.5, 1.0, 1.0])
     c = float(degree.max())
-    out = np.zeros(pins.size, dtype=np.int64)
-    walks.step_budget(pins, weights, degree, 100_000, c, out)
     d = degree[pins].astype(float)
     s = np.where(d > 0, d * (c - np.log(np.maximum(d, 1))), 0.0)
-    assert out.tolist() == np.floor(weights * 100_000 * (s / s.sum())).astype(int).tolist()
-    assert out[3] == 0  # a pin without boards gets no steps
+    for w in (np.ones(5), weights):
+        out = np.zeros(pins.size, dtype=np.int64)
+        walks.step_budget(pins, w, degree, 100_000, c, out, False)
+        exact = 100_000 * w * s / (w * s).sum()
+        assert out.sum() == 100_000  # exactly the steps asked for, whatever the weights
+        assert np.all(np.abs(out - exact) < 1) and np.all(out >= np.floor(exact))
+        assert out[3] == 0  # a pin without boards gets no steps
+    # All weights 1: the paper's N_q = N s_q / sum_r s_r (rounded down, remainders handed out).
+    out = np.zeros(pins.size, dtype=np.int64)
+    walks.step_budget(pins, np.ones(5), degree, 100_000, c, out, False)
+    assert np.all(out - np.floor(100_000 * s / s.sum()) <= 1)
     one = np.zeros(1, dtype=np.int64)
-    walks.step_budget(pins[:1], np.ones(1), degree, 12_345, c, one)
+    walks.step_budget(pins[:1], np.ones(1), degree, 12_345, c, one, False)
     assert one[0] == 12_345
+    none = np.ones(1, dtype=np.int64)
+    walks.step_budget(pins[3:4], np.ones(1), degree, 100, c, none, False)
+    assert none[0] == 0
+
+
+def test_equal_allocation_splits_the_steps_equally() -> None:
+    degree = np.array([0, 1, 5, 40, 7], dtype=np.int64)
+    pins = np.array([1, 2, 3, 0, 4], dtype=np.int32)
+    out = np.zeros(pins.size, dtype=np.int64)
+    walks.step_budget(pins, np.ones(5), degree, 100_000, 40.0, out, True)
+    assert out.tolist() == [25_000, 25_000, 25_000, 0, 25_000]  # pin 0 has no boards
+    walks.step_budget(pins, np.ones(5), degree, 10, 40.0, out, True)
+    assert out.tolist() == [3, 3, 2, 0, 2]  # remainders to the earlier pins
+    walks.step_budget(pins, np.array([1.0, 3.0, 1.0, 1.0, 1.0]), degree, 600, 40.0, out, True)
+    assert out.tolist() == [100, 300, 100, 0, 100]  # in proportion to the weights
+    # Through the recommender: a query's walks take exactly `steps`, split as asked.
+    g = random_graph()
+    q = Query([0, 5, 9], weights=[1.0, 2.0, 4.0])
+    for allocation in ("paper", "equal"):
+        model = create("pixie", {"steps": 9_999, "allocation": allocation}).fit(g)
+        assert model.recommend(q).steps == 9_999
+    equal = create("pixie", {"steps": 9_000, "allocation": "equal", "boost": False}).fit(g)
+    r = equal.recommend(Query([0, 5, 9], exclude=[]), g.n_pins)
+    assert r.steps == 9_000 and r.scores.sum() == 9_000
+    with pytest.raises(WorkbenchError, match="allocation='even' must be one of paper, equal"):
+        create("pixie", {"allocation": "even"})
 
 
 def test_multi_hit_boosting_combines_per_pin_walks() -> None:
@@ -98,13 +131,16 @@ def test_multi_hit_boosting_combines_per_pin_walks() -> None:
     seed = np.uint64(42)
     # The per-pin walks, replayed with the generator state carried from one pin to the next.
     budget = np.zeros(2, dtype=np.int64)
-    walks.step_budget(pins, weights, wg.pin_degree, 5000, wg.max_degree, budget)
+    walks.step_budget(pins, weights, wg.pin_degree, 5000, wg.max_degree, budget, False)
     wp = walks.walk_params(5000, 0.4, boost=True)
     state = np.uint64(walks._mix64(seed))
     per_pin = []
     for q, budget_q in zip(pins, budget, strict=True):
         counts, touched = np.zeros(n, np.int32), np.zeros(n + 1, np.int32)
-        _, _, out = walks._walk_pin(q, int(budget_q), state, -1, wg, wp, counts, touched)
+        no_boards = np.zeros(0, np.int32)
+        _, _, _, out = walks._walk_pin(
+            q, int(budget_q), state, -1, wg, wp, counts, touched, no_boards, no_boards
+        )
         state = np.uint64(out)
         per_pin.append(counts.astype(float))
     for boost, expected in (
@@ -123,6 +159,9 @@ def test_multi_hit_boosting_combines_per_pin_walks() -> None:
             np.zeros(n + 1, np.int32),
             acc,
             acc_touched,
+            np.zeros(0),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int32),
         )
         assert taken == budget.sum() and m == (expected > 0).sum()
         assert np.allclose(acc, expected)
@@ -237,3 +276,62 @@ def test_rank_into_orders_by_score_then_pin_and_skips_excluded_and_zero() -> Non
         )
         assert out_p[:n].tolist() == expected and out_s[:n].tolist() == scores[expected].tolist()
         assert out_c.tolist() == [0.0, 5.0] and not mask.any()
+
+
+def expected_visits(g: Graph, q: int, steps: int, alpha: float) -> np.ndarray:
+    """E[visits] of Pixie's walks from ``q`` by iterating the chain's distribution: walker ``w``
+    of ``walks.WALKERS`` takes the steps ``t`` with ``t * WALKERS + w < steps``, each one a
+    restart with probability ``alpha`` then pin -> board -> pin."""
+    a = g.interactions().toarray()
+    p = (a.T / g.pin_degree[:, None]) @ (a / g.board_degree[:, None])
+    x = np.zeros(g.n_pins)
+    x[q] = 1.0
+    e_q = x.copy()
+    total = np.zeros(g.n_pins)
+    rounds = -(-steps // walks.WALKERS)
+    for t in range(rounds):
+        x = (alpha * e_q + (1 - alpha) * x) @ p
+        total += x * min(walks.WALKERS, steps - t * walks.WALKERS)
+    return total
+
+
+def test_expected_credit_matches_the_exact_expectation_with_less_variance() -> None:
+    g = random_graph()
+    q, alpha, steps, runs = 3, 0.3, 3_200, 300
+    exact = expected_visits(g, q, steps, alpha)
+    assert np.isclose(exact.sum(), steps)
+    by_credit = {}
+    for credit in ("sample", "expected"):
+        model = create(
+            "pixie", {"steps": steps, "alpha": alpha, "boost": False, "credit": credit}
+        ).fit(g)
+        runs_v = np.array([visits(model, [q], seed, exclude=[]) for seed in range(runs)])
+        assert np.allclose(runs_v.sum(axis=1), steps)  # one unit of credit per step
+        by_credit[credit] = runs_v
+    sample, expected = by_credit["sample"], by_credit["expected"]
+    # Both are unbiased: their means agree with the exact expectation.
+    for v in (sample, expected):
+        assert np.abs(v.mean(axis=0) - exact).sum() / steps < 0.02
+    # Expected credit removes the board -> pin draw's variance.
+    assert expected.var(axis=0).sum() < 0.5 * sample.var(axis=0).sum()
+    assert np.abs(expected.mean(axis=0) - exact).sum() < np.abs(sample.mean(axis=0) - exact).sum()
+
+
+def test_expected_credit_is_exact_for_a_fixed_board_and_follows_pin_side_bias() -> None:
+    # Pin 0 (topic a) is on board 0 with a-pins 1, 2 and on board 1 with b-pins 3, 4.
+    topic = Attribute(np.array([0, 0, 0, 1, 1], np.int32), ("a", "b"))
+    boards, pins = np.array([(0, 0), (0, 1), (0, 2), (1, 0), (1, 3), (1, 4)]).T
+    g = Graph.from_edges(5, 2, boards, pins, pin_attributes={"topic": topic})
+    params = {"steps": 3_000, "alpha": 1.0, "boost": False, "credit": "expected"}
+    # Pin 3 is on board 1 only, and every step restarts: each step credits 1/3 to pins 0, 3, 4.
+    v = visits(create("pixie", params).fit(g), [3], exclude=[])
+    assert np.allclose(v, [1_000, 0, 0, 1_000, 1_000])
+    # Pin-side bias 0.5 towards topic a: on board 1, pin 0 gets 0.5 + 0.5 / 3, pins 3, 4 get
+    # 0.5 / 3 each; on board 0 (all a) every pin gets 1/3.
+    biased = visits(
+        create("pixie", params | {"bias": 0.5, "bias_side": "pin"}).fit(g), [0], 5, exclude=[]
+    )
+    c0, c1 = 3 * biased[1], 6 * biased[3]  # the visits of board 0 and board 1
+    assert np.isclose(c0 + c1, 3_000) and np.isclose(c0, round(c0)) and 0 < c0 < 3_000
+    assert np.isclose(biased[1], biased[2]) and np.isclose(biased[3], biased[4])
+    assert np.isclose(biased[0], c0 / 3 + c1 * (0.5 + 0.5 / 3))

@@ -35,6 +35,12 @@ from workbench.engine.graph import Graph
 WALKERS = 32
 """Walkers of one query pin advanced together (bench/walks.md compares 16, 32 and 64)."""
 
+ALLOCATIONS = ("paper", "equal")
+"""How a query's steps are split among its pins: Pixie's degree-based budget, or equally."""
+
+CREDITS = ("sample", "expected")
+"""What a step credits: the one pin sampled, or every pin of the board its expected visit."""
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -69,6 +75,8 @@ class WalkParams(NamedTuple):
     n_v: int
     boost: bool
     degree_beta: float
+    equal: bool  # allocation "equal": the same steps per query pin (times its weight)
+    expected: bool  # credit "expected": each pin of a visited board gets its transition probability
 
 
 def walk_graph(graph: Graph, topic: str | None = None) -> WalkGraph:
@@ -115,8 +123,16 @@ def walk_params(
     degree_beta: float = 0.0,
     bias: float = 0.0,
     bias_side: str = "board",
+    allocation: str = "paper",
+    credit: str = "sample",
 ) -> WalkParams:
-    """Kernel parameters; ``bias_side`` is "board", "pin" or "both"."""
+    """Kernel parameters; ``bias_side`` is "board", "pin" or "both"; ``allocation`` is "paper"
+    or "equal" (:func:`step_budget`); ``credit`` is "sample" or "expected" (:func:`pixie_scores`).
+    """
+    if allocation not in ALLOCATIONS:
+        raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
+    if credit not in CREDITS:
+        raise ValueError(f"credit must be one of {CREDITS}, got {credit!r}")
     bias_t = np.uint64(round(bias * (1 << 16)))
     none = np.uint64(0)
     return WalkParams(
@@ -128,6 +144,8 @@ def walk_params(
         n_v=int(n_v),
         boost=bool(boost),
         degree_beta=float(degree_beta),
+        equal=allocation == "equal",
+        expected=credit == "expected",
     )
 
 
@@ -143,29 +161,36 @@ def query_seeds(seed: int, start: int, n: int) -> np.ndarray:
 
 
 class Scratch(NamedTuple):
-    """Per-thread work arrays over all pins; every kernel leaves them as it found them (zero)."""
+    """Per-thread work arrays over all pins; every kernel leaves them as it found them (zero).
+
+    The last three are only allocated (else 0 columns) for walks with expected-visit credit."""
 
     counts: np.ndarray  # int32 [threads, pins]: visits of the current query pin
     touched: np.ndarray  # int32 [threads, pins + 1]: pins with counts > 0
     acc: np.ndarray  # float64 [threads, pins]: scores of the current query
     acc_touched: np.ndarray  # int32 [threads, pins + 1]: pins with acc > 0
     mask: np.ndarray  # bool [threads, pins]: excluded pins while ranking
+    visits: np.ndarray  # float64 [threads, pins]: expected visits of the current query pin
+    board_counts: np.ndarray  # int32 [threads, boards]: visits of each board
+    board_touched: np.ndarray  # int32 [threads, boards + 1]: boards with board_counts > 0
 
 
 class ScratchPool:
-    """Reusable :class:`Scratch` for one graph size, safe to borrow from several threads."""
+    """Reusable :class:`Scratch` for one graph size, safe to borrow from several threads.
+    ``n_boards`` > 0 also allocates the arrays of expected-visit credit."""
 
-    def __init__(self, n_pins: int):
+    def __init__(self, n_pins: int, n_boards: int = 0):
         self.n_pins = n_pins
+        self.n_boards = n_boards
         self._free: list[Scratch] = []
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, int]:
-        # Shipped to another process (a Ray worker): send the size only, not the buffers.
-        return {"n_pins": self.n_pins}
+        # Shipped to another process (a Ray worker): send the sizes only, not the buffers.
+        return {"n_pins": self.n_pins, "n_boards": self.n_boards}
 
     def __setstate__(self, state: dict[str, int]) -> None:
-        self.__init__(state["n_pins"])  # type: ignore[misc]
+        self.__init__(state["n_pins"], state.get("n_boards", 0))  # type: ignore[misc]
 
     @contextmanager
     def borrow(self) -> Iterator[Scratch]:
@@ -175,13 +200,17 @@ class ScratchPool:
             fits = [i for i, s in enumerate(self._free) if s.acc.shape[0] >= threads]
             scratch = self._free.pop(fits[0]) if fits else None
         if scratch is None:
-            n = self.n_pins
+            n, nb = self.n_pins, self.n_boards
+            extra = nb > 0
             scratch = Scratch(
                 np.zeros((threads, n), np.int32),
                 np.zeros((threads, n + 1), np.int32),
                 np.zeros((threads, n)),
                 np.zeros((threads, n + 1), np.int32),
                 np.zeros((threads, n), bool),
+                np.zeros((threads, n if extra else 0)),
+                np.zeros((threads, nb), np.int32),
+                np.zeros((threads, nb + 1 if extra else 0), np.int32),
             )
         try:
             yield scratch
@@ -247,19 +276,48 @@ def step_budget(
     n_steps: int,
     max_degree: float,
     out: np.ndarray,
+    equal: bool = False,
 ) -> None:
-    """Steps per query pin in Pixie's Alg. 3: N_q = w_q N s_q / sum_r s_r with
-    s_q = deg(q) (C - log deg(q)), C the largest pin degree; rounded down, 0 when deg(q) = 0.
-    With all weights 1 the budgets add up to N (less rounding); weights scale them."""
+    """Steps per query pin, adding up to exactly ``n_steps`` (0 when no query pin has a board).
+
+    Shares: Pixie's Alg. 3, s_q = deg(q) (C - log deg(q)) with C the largest pin degree, or with
+    ``equal`` s_q = 1; a pin without boards gets 0. Query pin q gets N_q proportional to
+    w_q s_q, rounded by largest remainder (ties: the earlier pin) so that sum N_q = N. With all
+    weights 1 this is the paper's N_q = N s_q / sum_r s_r; the paper's formula puts the weights
+    outside the normalisation (sum N_q = N sum w_q s_q / sum s_q), here they only shift steps
+    between the query's pins, so ``steps`` is the cost of every query whatever its weights.
+    """
+    n = pins.shape[0]
+    share = np.zeros(n)
     total = 0.0
-    for i in range(pins.shape[0]):
+    for i in range(n):
         d = pin_degree[pins[i]]
         if d > 0:
-            total += d * (max_degree - np.log(d))
-    for i in range(pins.shape[0]):
-        d = pin_degree[pins[i]]
-        share = d * (max_degree - np.log(d)) / total if d > 0 else 0.0
-        out[i] = np.int64(weights[i] * n_steps * share)
+            share[i] = weights[i] * (1.0 if equal else d * (max_degree - np.log(d)))
+            total += share[i]
+    if total <= 0.0:
+        out[:] = 0
+        return
+    frac = np.zeros(n)
+    given = 0
+    for i in range(n):
+        exact = n_steps * (share[i] / total)
+        out[i] = np.int64(np.floor(exact))
+        frac[i] = exact - out[i] if share[i] > 0 else -1.0
+        given += out[i]
+    order = np.argsort(-frac, kind="mergesort")
+    j = 0
+    while given < n_steps and j < n:
+        if frac[order[j]] >= 0.0:
+            out[order[j]] += 1
+            given += 1
+        j += 1
+    j = n - 1  # floating-point rounding could overshoot: take back from the smallest remainders
+    while given > n_steps and j >= 0:
+        if out[order[j]] > 0:
+            out[order[j]] -= 1
+            given -= 1
+        j -= 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -272,12 +330,15 @@ def _walk_pin(
     wp: WalkParams,
     counts: np.ndarray,
     touched: np.ndarray,
-) -> tuple[int, int, np.uint64]:
+    board_counts: np.ndarray,
+    board_touched: np.ndarray,
+) -> tuple[int, int, int, np.uint64]:
     """Walk ``n_steps`` steps from query pin ``q`` (Pixie Alg. 1, with Alg. 2's early stopping).
 
-    Visits are added to ``counts`` and newly visited pins appended to ``touched``. Stops early
-    once ``n_p`` pins (0: never) have ``n_v`` visits, checked every ``WALKERS`` steps.
-    Returns (steps taken, length of ``touched``, generator state).
+    Visits are added to ``counts`` and newly visited pins appended to ``touched``; with
+    expected-visit credit, board visits likewise to ``board_counts`` and ``board_touched``.
+    Stops early once ``n_p`` pins (0: never) have ``n_v`` visits, checked every ``WALKERS``
+    steps. Returns (steps taken, length of ``touched``, of ``board_touched``, generator state).
 
     The walkers advance in stages, each one memory access per walker, so the accesses within a
     stage are independent and their cache misses overlap. ``lo``/``deg`` is the neighbour range a
@@ -296,6 +357,7 @@ def _walk_pin(
     bias_pin = wp.bias_pin if topic >= 0 else np.uint64(0)
     taken = 0
     n_touched = 0
+    n_btouched = 0
     n_high = 0
     while taken < n_steps:
         m = min(WALKERS, n_steps - taken)
@@ -318,6 +380,13 @@ def _walk_pin(
         for w in range(m):
             lo[w] = g.board_indptr[node[w]]
             deg[w] = g.board_indptr[node[w] + 1] - lo[w]
+        if wp.expected:
+            for w in range(m):
+                b = node[w]
+                c = board_counts[b] + 1
+                board_counts[b] = c
+                board_touched[n_btouched] = b
+                n_btouched += c == 1
         if bias_pin > 0:
             for w in range(m):
                 if (r2[w] >> np.uint64(48)) < bias_pin:
@@ -338,7 +407,47 @@ def _walk_pin(
         taken += m
         if wp.n_p > 0 and n_high >= wp.n_p:
             break
-    return taken, n_touched, state
+    return taken, n_touched, n_btouched, state
+
+
+@numba.njit(cache=True, nogil=True)
+def _expected_visits(
+    n_btouched: int,
+    topic: int,
+    g: WalkGraph,
+    wp: WalkParams,
+    board_counts: np.ndarray,
+    board_touched: np.ndarray,
+    visits: np.ndarray,
+    touched: np.ndarray,
+) -> int:
+    """Expected-visit credit: each pin of each visited board gets the board's visits times its
+    probability of being the next pin (1/deg(b), or the pin-side biased choice's probability).
+    The sum over the walk's boards of that distribution is what the sampled pins estimate, with
+    the variance of the board -> pin draw removed. Visits go to ``visits`` (all zero on entry),
+    the pins to ``touched``; ``board_counts`` is left all zero. Returns the length of ``touched``.
+    """
+    bias = wp.bias_pin / 65536.0 if topic >= 0 else 0.0
+    n_touched = 0
+    for j in range(n_btouched):
+        b = board_touched[j]
+        c = float(board_counts[b])
+        board_counts[b] = 0
+        lo, hi = g.board_indptr[b], g.board_indptr[b + 1]
+        a, z = lo, lo
+        if bias > 0.0:
+            a, z = _matching(g.pin_codes, lo, hi, topic)
+        each = c / (hi - lo)
+        if z > a:
+            each = c * (1.0 - bias) / (hi - lo)
+        for i in range(lo, hi):
+            p = g.board_pins[i]
+            v = each + (c * bias / (z - a) if a <= i < z else 0.0)
+            if visits[p] == 0.0:
+                touched[n_touched] = p
+                n_touched += 1
+            visits[p] += v
+    return n_touched
 
 
 @numba.njit(cache=True, nogil=True)
@@ -353,30 +462,46 @@ def pixie_scores(
     touched: np.ndarray,
     acc: np.ndarray,
     acc_touched: np.ndarray,
+    visits: np.ndarray,
+    board_counts: np.ndarray,
+    board_touched: np.ndarray,
 ) -> tuple[int, int]:
     """One query (Pixie Alg. 3): a walk from each query pin with its step budget, combined.
 
     Scores land in ``acc`` (all zero on entry) for the pins listed in ``acc_touched``:
     V[p] = (sum_q sqrt(V_q[p]))^2 with ``boost`` (multi-hit boosting), else sum_q V_q[p]; then
     divided by deg(p)^degree_beta when ``degree_beta`` > 0 (a variant, not in the paper).
+    V_q[p] is the number of visits of the walk from q (credit "sample"), or with ``expected``
+    the expected visits given the boards the walk stood on (:func:`_expected_visits`; then
+    ``visits``, ``board_counts`` and ``board_touched`` are work arrays, else unused).
     Returns (steps taken, number of scored pins); ``counts`` is left all zero.
     """
     budget = np.empty(pins.shape[0], dtype=np.int64)
-    step_budget(pins, weights, g.pin_degree, wp.n_steps, g.max_degree, budget)
+    step_budget(pins, weights, g.pin_degree, wp.n_steps, g.max_degree, budget, wp.equal)
     state = _mix64(seed)
     steps = 0
     n_acc = 0
     for i in range(pins.shape[0]):
         if budget[i] == 0:
             continue
-        taken, n_touched, state = _walk_pin(
-            pins[i], budget[i], state, topic, g, wp, counts, touched
+        taken, n_touched, n_btouched, state = _walk_pin(
+            pins[i], budget[i], state, topic, g, wp, counts, touched, board_counts, board_touched
         )
         steps += taken
+        if wp.expected:
+            for j in range(n_touched):
+                counts[touched[j]] = 0
+            n_touched = _expected_visits(
+                n_btouched, topic, g, wp, board_counts, board_touched, visits, touched
+            )
         for j in range(n_touched):
             p = touched[j]
-            v = counts[p]
-            counts[p] = 0
+            if wp.expected:
+                v = visits[p]
+                visits[p] = 0.0
+            else:
+                v = float(counts[p])
+                counts[p] = 0
             if acc[p] == 0.0:
                 acc_touched[n_acc] = p
                 n_acc += 1
@@ -434,6 +559,9 @@ def pixie_batch(
             s.touched[t],
             acc,
             acc_touched,
+            s.visits[t],
+            s.board_counts[t],
+            s.board_touched[t],
         )
         out_steps[i] = steps
         c0, c1 = c_indptr[i], c_indptr[i + 1]

@@ -245,6 +245,11 @@ class Recommender(ABC):
     def _run(self, batch: QueryBatch, k: int, seeds: np.ndarray) -> BatchOutput:
         """Answer a packed batch: top ``k`` per query and the candidates' scores."""
 
+    def run_info(self) -> dict[str, Any]:
+        """Facts about the fitted model worth storing with a run (JSON-serialisable), e.g.
+        ``{"pruning": {...}}`` for a pruned Pixie graph; ``{}`` when there is nothing to add."""
+        return {}
+
     def run_batch(
         self,
         queries: Sequence[Query],

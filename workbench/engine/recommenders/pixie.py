@@ -8,7 +8,9 @@ pins. The kernels are in :mod:`workbench.engine.walks`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,12 +23,25 @@ from workbench.engine.recommenders.base import (
     param,
     register,
 )
-from workbench.engine.walks import ScratchPool, WalkGraph, pixie_batch, walk_graph, walk_params
+from workbench.engine.walks import (
+    ALLOCATIONS,
+    CREDITS,
+    ScratchPool,
+    WalkGraph,
+    pixie_batch,
+    walk_graph,
+    walk_params,
+)
 
 
 @dataclass(frozen=True)
 class PixieParams:
-    steps: int = param(100_000, "total walk steps N per query", (1, 1_000_000_000))
+    steps: int = param(
+        100_000,
+        "walk steps N per query, all query pins together: split among them by `allocation` "
+        "(times their weights) and adding up to exactly N, fewer only with early stopping",
+        (1, 1_000_000_000),
+    )
     # Default chosen on validation splits (eval/defaults.md): higher restart probabilities win on
     # Pinterest and MovieLens alike; 0.9 is within 0.003 NDCG@10 of the best (0.99) on both.
     alpha: float = param(0.9, "restart probability before each pin->board->pin step", (0.001, 1.0))
@@ -67,6 +82,18 @@ class PixieParams:
         "pruning: seed of the random choice when edges have neither topics nor timestamps",
         (0, 2**63 - 1),
     )
+    allocation: str = param(
+        "paper",
+        "how the steps are split among the query pins: paper = Pixie's degree-based budget "
+        "deg(q) (C - log deg(q)), equal = the same for each pin (both times the pin's weight)",
+        choices=ALLOCATIONS,
+    )
+    credit: str = param(
+        "sample",
+        "what a step credits: sample = the pin it lands on (as published), expected = every pin "
+        "of the board it stands on, by its transition probability (less variance, same mean)",
+        choices=CREDITS,
+    )
 
 
 @register
@@ -93,7 +120,16 @@ class Pixie(Recommender):
             )
         self.walk_graph: WalkGraph = walk_graph(graph, p.topic if p.bias > 0 else None)
         self.walk_params = walk_params(
-            p.steps, p.alpha, p.n_p, p.n_v, p.boost, p.degree_beta, p.bias, p.bias_side
+            p.steps,
+            p.alpha,
+            p.n_p,
+            p.n_v,
+            p.boost,
+            p.degree_beta,
+            p.bias,
+            p.bias_side,
+            p.allocation,
+            p.credit,
         )
         self._pin_topic = graph.pin_attribute(p.topic).codes if p.bias > 0 else None
         self._fixed_topic = -1
@@ -101,7 +137,13 @@ class Pixie(Recommender):
             self._fixed_topic = graph.pin_attribute(p.topic).code(p.bias_value)
             if self._fixed_topic < 0:
                 raise WorkbenchError(f"pixie: no pin has {p.topic} = {p.bias_value!r}")
-        self._scratch = ScratchPool(graph.n_pins)
+        self._scratch = ScratchPool(graph.n_pins, graph.n_boards if p.credit == "expected" else 0)
+
+    def run_info(self) -> dict[str, Any]:
+        """The pruning report (what pruning removed), when the graph was pruned."""
+        if self.prune_report is None:
+            return {}
+        return {"pruning": dataclasses.asdict(self.prune_report)}
 
     def query_topics(self, batch: QueryBatch) -> np.ndarray:
         """The topic code each query's walks prefer: ``bias_value``, else the weighted most

@@ -44,7 +44,9 @@ def restart_vectors(graph: Graph, batch: QueryBatch, rows: slice) -> np.ndarray:
     for j, i in enumerate(range(rows.start, rows.stop)):
         lo, hi = batch.q_indptr[i], batch.q_indptr[i + 1]
         budget = np.empty(hi - lo, dtype=np.int64)
-        step_budget(batch.q_pins[lo:hi], batch.q_weights[lo:hi], degree, scale, max_degree, budget)
+        step_budget(
+            batch.q_pins[lo:hi], batch.q_weights[lo:hi], degree, scale, max_degree, budget, False
+        )
         np.add.at(r[j], batch.q_pins[lo:hi], budget.astype(np.float64))
         total = r[j].sum()
         if total > 0:
