@@ -9,19 +9,24 @@ Layout (documented for researchers in README, "The store"):
   ``edges`` (dense int32 ids), ``test`` and ``negatives`` (the evaluation split), plus views
   ``edges_v``, ``test_v`` and ``negatives_v`` that show the original ids.
 
-The store never keeps a connection open between operations (:meth:`Store.connect` opens and
-closes one), because DuckDB refuses a read-write open while any other process holds the file.
+The store never keeps the file open between operations (:meth:`Store.connect` attaches it and
+detaches it again), because DuckDB refuses a read-write open while any other process holds the
+file. A caller that makes many calls in a row may hold it for a block (:meth:`Store.open`, or
+``with store:``): every operation inside the block shares one attachment and one snapshot.
+Attaching is cheap (a few ms): each store path has one in-memory DuckDB instance per process that
+the file is attached to and detached from, so no operation pays for creating a database.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -141,17 +146,6 @@ def _migrate_to_1(con: duckdb.DuckDBPyConnection) -> None:
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {1: _migrate_to_1}
 
 
-_turns: dict[str, threading.RLock] = {}
-_turns_lock = threading.Lock()
-
-
-def _turn(path: Path) -> threading.RLock:
-    """The lock that connections to ``path`` in this process take turns on."""
-    key = str(path.resolve())
-    with _turns_lock:
-        return _turns.setdefault(key, threading.RLock())
-
-
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
 
@@ -185,19 +179,59 @@ def spill_dir(path: Path) -> Path:
     return path.parent / f"{path.name}.tmp"
 
 
-def _attach(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """Open ``path`` attached as catalog ``workbench``, with the memory limit and spill directory.
+@dataclass(eq=False)
+class _Slot:
+    """The process's handle on one store file: the in-memory DuckDB instance the file is attached
+    to, and the attachment in use (shared by nested operations of the thread holding ``turn``)."""
+
+    turn: threading.RLock
+    host: duckdb.DuckDBPyConnection | None = None
+    host_limit: int = 0
+    con: duckdb.DuckDBPyConnection | None = None
+    read_only: bool = True
+    depth: int = 0
+    in_transaction: bool = False
+
+
+_slots: dict[str, _Slot] = {}
+_slots_lock = threading.Lock()
+
+
+def _slot(path: Path) -> _Slot:
+    """The slot of ``path``; its ``turn`` lock is what connections in this process take turns on
+    (DuckDB attaches a file once per process: a second attachment from another thread would fail
+    with "Unique file handle conflict" instead of waiting)."""
+    key = str(path.resolve())
+    with _slots_lock:
+        slot = _slots.get(key)
+        if slot is None:
+            slot = _slots[key] = _Slot(turn=threading.RLock())
+        return slot
+
+
+def _host(slot: _Slot, path: Path) -> duckdb.DuckDBPyConnection:
+    """The in-memory instance the store file is attached to, with the memory limit and spill
+    directory (made again when the memory limit changed)."""
+    limit = memory_limit()
+    if slot.host is None or slot.host_limit != limit:
+        if slot.host is not None:
+            with contextlib.suppress(duckdb.Error):
+                slot.host.close()
+        slot.host = duckdb.connect(
+            config={"memory_limit": f"{limit // 2**20}MiB", "temp_directory": str(spill_dir(path))}
+        )
+        slot.host_limit = limit
+    return slot.host
+
+
+def _attach(slot: _Slot, path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Attach ``path`` as catalog ``workbench`` on a fresh cursor of the slot's instance.
 
     DuckDB names a file's catalog after the file's stem, and a two-part name such as
     ``"sample"."pins"`` is ambiguous when a store file is called ``sample.duckdb``; attaching
     under a fixed name avoids that. ATTACH takes no parameters: the path is quoted here.
     """
-    con = duckdb.connect(
-        config={
-            "memory_limit": f"{memory_limit() // 2**20}MiB",
-            "temp_directory": str(spill_dir(path)),
-        }
-    )
+    con = _host(slot, path).cursor()
     try:
         literal = "'" + str(path).replace("'", "''") + "'"
         con.execute(f"ATTACH {literal} AS {CATALOG}{' (READ_ONLY)' if read_only else ''}")
@@ -206,6 +240,27 @@ def _attach(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         con.close()
         raise
     return con
+
+
+def _detach(slot: _Slot) -> None:
+    """Release the file (the instance stays for the next operation); an instance that cannot
+    let go of it is closed instead."""
+    con, slot.con = slot.con, None
+    if con is None:
+        return
+    try:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")  # only does something after a failed statement
+        con.execute("USE memory")
+        con.execute(f"DETACH {CATALOG}")
+        con.close()
+    except duckdb.Error:
+        with contextlib.suppress(duckdb.Error):
+            con.close()
+        if slot.host is not None:
+            with contextlib.suppress(duckdb.Error):
+                slot.host.close()
+        slot.host = None
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -220,6 +275,7 @@ class Store:
         self.path = Path(path)
         self.lock_timeout = lock_timeout
         self._checked = False
+        self._held: AbstractContextManager[Store] | None = None
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -264,12 +320,15 @@ class Store:
 
     # -- connections -------------------------------------------------------------------------
 
-    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _retrying(
+        self, attach: Callable[[], duckdb.DuckDBPyConnection]
+    ) -> duckdb.DuckDBPyConnection:
+        """``attach()``, retried with backoff while another process holds the file."""
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.05
         while True:
             try:
-                return _attach(self.path, read_only)
+                return attach()
             except duckdb.Error as exc:
                 if _is_lock_error(exc):
                     if time.monotonic() < deadline:
@@ -282,42 +341,104 @@ class Store:
                     ) from None
                 raise StoreError(f"cannot open store {self.path}: {_first_line(exc)}") from None
 
+    def _upgrade(self, slot: _Slot) -> None:
+        """Make a read-only attachment read-write, on the same cursor (callers keep theirs)."""
+        con = slot.con
+        assert con is not None
+        if slot.in_transaction:
+            raise StoreError(f"internal: a write to {self.path} inside a read-only transaction")
+        con.execute("USE memory")
+        con.execute(f"DETACH {CATALOG}")
+        literal = "'" + str(self.path).replace("'", "''") + "'"
+
+        def attach() -> duckdb.DuckDBPyConnection:
+            con.execute(f"ATTACH {literal} AS {CATALOG}")
+            con.execute(f"USE {CATALOG}")
+            return con
+
+        try:
+            self._retrying(attach)
+        except BaseException:
+            _detach(slot)
+            raise
+        slot.read_only = False
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open a connection for one operation; the schema is checked (and migrated) first.
+        """A connection for one operation; the schema is checked (and migrated) first.
 
-        Connections to one file take turns within a process: DuckDB attaches a file once per
-        process, and a second connection opened meanwhile (from another thread: a TUI worker,
-        say) fails with "Unique file handle conflict" instead of waiting.
+        Operations of one thread nested inside each other (or inside :meth:`open`) share one
+        attachment of the file: one open, one consistent view. Other threads of this process
+        wait for their turn, other processes retry while a writer holds the file.
         """
         if read_only and not self.path.exists():
             raise StoreError(f"store {self.path} does not exist")
         if not read_only and not self.path.parent.exists():
             raise StoreError(f"cannot create store {self.path}: directory does not exist")
-        with _turn(self.path):
-            con = self._open(read_only)
+        slot = _slot(self.path)
+        with slot.turn:
+            if slot.con is None:
+                slot.con = self._retrying(lambda: _attach(slot, self.path, read_only))
+                slot.read_only = read_only
+            elif slot.read_only and not read_only:
+                self._upgrade(slot)
+            slot.depth += 1
             try:
                 if not self._checked:
-                    self._check_schema(con, read_only)
+                    self._check_schema(slot.con, slot.read_only)
                     self._checked = True
-                yield con
+                yield slot.con
             finally:
-                con.close()
+                slot.depth -= 1
+                if slot.depth == 0:
+                    _detach(slot)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write connection inside BEGIN/COMMIT; any exception rolls everything back."""
+        """A read-write connection inside BEGIN/COMMIT; any exception rolls everything back.
+        Inside another transaction of the same thread it joins that one."""
         with self.connect() as con:
+            slot = _slot(self.path)
+            if slot.in_transaction:
+                yield con
+                return
             con.execute("BEGIN TRANSACTION")
+            slot.in_transaction = True
             try:
                 yield con
             except BaseException:
-                con.execute("ROLLBACK")
+                slot.in_transaction = False
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
                 raise
+            slot.in_transaction = False
             try:
                 con.execute("COMMIT")
             except duckdb.Error as exc:
                 raise StoreError(f"could not write to {self.path}: {_first_line(exc)}") from None
+
+    @contextmanager
+    def open(self, read_only: bool = False) -> Iterator[Store]:
+        """Hold the store file for a block: every operation inside (from this thread) shares one
+        attachment, so a series of calls opens the file once and sees one version of the data.
+        Other processes wait while the block runs; hold it no longer than the work needs.
+
+        ``with store.open(): ...`` (or ``with store: ...``, read-write)."""
+        with self.connect(read_only=read_only):
+            yield self
+
+    def __enter__(self) -> Store:
+        if self._held is not None:
+            raise StoreError(f"store {self.path} is already held by this handle")
+        held = self.open()
+        held.__enter__()
+        self._held = held
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.__exit__(*exc)
 
     def _check_schema(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
         tables = {
@@ -377,14 +498,30 @@ class Store:
         return [_dataset_from_row(r) for r in rows]
 
     def dataset(self, name: str) -> DatasetInfo:
+        """The catalogue row of dataset ``name``; read in full only when its version (fingerprint
+        and load time) is new to this process."""
         validate_dataset_name(name)
         if self.path.exists():
             with self.connect(read_only=True) as con:
-                row = con.execute(
-                    f"SELECT {', '.join(_DATASET_COLUMNS)} FROM datasets WHERE name = ?", [name]
+                version = con.execute(
+                    "SELECT fingerprint, loaded_at FROM datasets WHERE name = ?", [name]
                 ).fetchone()
-            if row is not None:
-                return _dataset_from_row(row)
+                if version is not None:
+                    key = (str(self.path.resolve()), name, *version)
+                    with _infos_lock:
+                        info = _infos.get(key)
+                    if info is None:
+                        row = con.execute(
+                            f"SELECT {', '.join(_DATASET_COLUMNS)} FROM datasets WHERE name = ?",
+                            [name],
+                        ).fetchone()
+                        assert row is not None
+                        info = _dataset_from_row(row)
+                        with _infos_lock:
+                            _infos[key] = info
+                            while len(_infos) > _INFOS_SIZE:
+                                del _infos[next(iter(_infos))]
+                    return info
         known = ", ".join(d.name for d in self.datasets()) or "none loaded"
         raise NotFoundError(f"unknown dataset {name!r} (known: {known})")
 
@@ -397,6 +534,12 @@ class Store:
         """Run one read-only query (engine code only; values always passed as parameters)."""
         with self.connect(read_only=True) as con:
             return con.execute(sql, params or []).fetchall()
+
+
+_infos: dict[tuple[Any, ...], DatasetInfo] = {}
+"""Catalogue rows by (store path, name, fingerprint, load time): a version never changes."""
+_infos_lock = threading.Lock()
+_INFOS_SIZE = 64
 
 
 def drop_dataset_tables(con: duckdb.DuckDBPyConnection, name: str) -> None:
