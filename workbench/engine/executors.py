@@ -2,19 +2,38 @@
 
 An executor maps a picklable function over items and yields the results in the items' order,
 streaming: at most a bounded number of items are in flight, so memory stays bounded however many
-there are. The function is shipped once (Ray: one ``ray.put``, after which workers read its numpy
-arrays zero-copy from the object store) and called once per item.
+there are. The function (a fitted model, or a sweep trial with its evaluation data: the graph is
+inside) is shipped once per ``map`` and called once per item.
 
-Results never depend on the executor: callers seed every query from its position in the whole
-list (``walks.query_seed(seed, start + i)``), never from a worker or a thread.
+Ray ships the function in one of two ways:
+
+- object store (the default): one ``ray.put`` on the driver; each node pulls the object into its
+  own object store once, and every worker on that node reads the numpy arrays zero-copy from it.
+- shared files (``shared_files=True``): arrays that are memory-mapped files (``np.memmap``, e.g.
+  ``np.load(path, mmap_mode="r")``) travel as their path, offset, dtype and shape, and each
+  worker maps the same file; this needs the files at the same path on every node (shared
+  storage), and costs the driver nothing per node. Arrays that are not memory-mapped still go
+  through the object store.
+
+Each Ray worker deserialises the shipped function once per ``map`` and reuses it for every item
+it runs, so per-item state derived lazily from the graph is computed once per worker.
+
+Results come back to the driver, which alone writes the store and output files: nodes never open
+the DuckDB file. Results never depend on the executor: callers seed every query from its
+position in the whole list (``walks.query_seed(seed, start + i)``), never from a worker or a
+thread.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
-from collections import deque
+import threading
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
+
+import numpy as np
 
 from workbench.engine.errors import WorkbenchError
 
@@ -60,24 +79,95 @@ class LocalExecutor:
             numba.set_num_threads(previous)
 
 
-def _call(fn: Callable[[Any], Any], item: Any) -> Any:
-    import numba
+# -- shipping memory-mapped arrays by path -------------------------------------------------------
 
+
+def _file_position(a: np.memmap) -> int | None:
+    """Where ``a``'s first byte sits in its file, or None when it cannot travel by path (not
+    a C-contiguous view of a file mapping, or empty)."""
+    mm = getattr(a, "_mmap", None)
+    if not isinstance(mm, mmap.mmap) or not a.filename or a.size == 0:
+        return None
+    if not a.flags.c_contiguous:
+        return None
+    # numpy maps from the allocation-granularity boundary below ``offset`` (numpy/core/memmap.py)
+    start = a.offset - a.offset % mmap.ALLOCATIONGRANULARITY
+    base = np.frombuffer(mm, dtype=np.uint8).ctypes.data
+    return start + a.ctypes.data - base
+
+
+def _memmap_out(a: np.memmap) -> tuple[Any, ...]:
+    pos = _file_position(a)
+    if pos is None:
+        return ("data", np.array(a, copy=True).view(np.ndarray))
+    return ("file", str(a.filename), pos, a.dtype.str, a.shape)
+
+
+def _memmap_in(shipped: tuple[Any, ...]) -> np.ndarray:
+    if shipped[0] == "data":
+        return shipped[1]  # type: ignore[no-any-return]
+    _, path, pos, dtype, shape = shipped
+    return np.memmap(path, dtype=np.dtype(dtype), mode="r", offset=pos, shape=shape)
+
+
+_register_lock = threading.Lock()
+
+
+def _put(ray: Any, fn: Callable[..., Any], shared_files: bool) -> Any:
+    """``fn`` in the object store; with ``shared_files``, its memory-mapped arrays by path."""
+    if not shared_files:
+        return ray.put(fn)
+    from ray.util import deregister_serializer, register_serializer
+
+    with _register_lock:  # the registration is process-wide: only for this one put
+        register_serializer(np.memmap, serializer=_memmap_out, deserializer=_memmap_in)
+        try:
+            return ray.put(fn)
+        finally:
+            deregister_serializer(np.memmap)
+
+
+# -- Ray ------------------------------------------------------------------------------------------
+
+_shipped: dict[str, Callable[[Any], Any]] = {}
+"""In a Ray worker: the function of the current ``map``, by object id (one entry)."""
+
+
+def _call(ref: list[Any], item: Any) -> tuple[str, Any]:
+    """One item in a Ray worker: ``(node id, fn(item))``. ``ref`` is ``[ObjectRef]``, nested
+    so that Ray does not deserialise the function again for every task."""
+    import numba
+    import ray
+
+    key = ref[0].hex()
+    fn = _shipped.get(key)
+    if fn is None:
+        fn = ray.get(ref[0])
+        _shipped.clear()  # hold one shipped graph at most, not every graph this worker ever saw
+        _shipped[key] = fn
     numba.set_num_threads(1)  # one Ray worker per core: no nested thread pools
-    return fn(item)
+    return ray.get_runtime_context().get_node_id(), fn(item)
 
 
 class RayExecutor:
     """Items as Ray tasks (retried if a worker dies), at most ``2 * workers`` in flight.
 
     ``address=None`` starts a private local Ray with ``workers`` CPUs; otherwise it connects to
-    an existing cluster (``"auto"`` or ``"ray://host:10001"``), whose nodes need the workbench
-    installed (``pip install 'pinboard-workbench[ray]'``).
+    an existing cluster (``"auto"``, ``"HOST:6379"`` or ``"ray://HOST:10001"``), whose nodes need
+    the workbench installed (``pip install 'pinboard-workbench[ray]'``). ``shared_files``: ship
+    memory-mapped arrays by path (see the module's text). ``tasks_per_node`` counts, after a
+    ``map``, how many items each node ran.
     """
 
     name = "ray"
 
-    def __init__(self, workers: int | None = None, address: str | None = None):
+    def __init__(
+        self,
+        workers: int | None = None,
+        address: str | None = None,
+        *,
+        shared_files: bool = False,
+    ):
         try:
             import ray
         except ImportError:
@@ -85,6 +175,7 @@ class RayExecutor:
                 "the ray executor needs Ray: pip install 'pinboard-workbench[ray]'"
             ) from None
         self._ray = ray
+        self._started = False
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {
                 "include_dashboard": False,
@@ -93,37 +184,60 @@ class RayExecutor:
             }
             if address:
                 kwargs["address"] = address
-            else:
+            else:  # "local": a new instance even when a cluster runs here (ray.init's default
+                # would join the cluster last started on this machine)
+                kwargs["address"] = "local"
                 kwargs["num_cpus"] = workers or os.cpu_count() or 1
             try:
                 ray.init(**kwargs)
             except Exception as exc:  # Ray raises many types; all mean "no cluster here"
                 where = address or "a local Ray instance"
                 raise WorkbenchError(f"cannot start or reach {where}: {exc}") from None
+            self._started = True
         self.workers = workers or int(ray.cluster_resources().get("CPU", 1))
+        self.shared_files = shared_files
+        self.tasks_per_node: Counter[str] = Counter()
         self._task = ray.remote(max_retries=3, retry_exceptions=False)(_call)
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
         ray = self._ray
-        fn_ref = ray.put(for_remote(fn))
+        fn_ref = _put(ray, for_remote(fn), self.shared_files)
+        self.tasks_per_node = Counter()
         in_flight: deque[Any] = deque()
+
+        def collect() -> Any:
+            node, result = ray.get(in_flight.popleft())
+            self.tasks_per_node[node] += 1
+            return result
+
         try:
             for item in items:
-                in_flight.append(self._task.remote(fn_ref, item))
+                in_flight.append(self._task.remote([fn_ref], item))
                 if len(in_flight) >= 2 * self.workers:
-                    yield ray.get(in_flight.popleft())
+                    yield collect()
             while in_flight:
-                yield ray.get(in_flight.popleft())
+                yield collect()
         finally:
             for ref in in_flight:  # stopped early (cancelled, or an error): drop the rest
                 ray.cancel(ref, force=True)
 
+    def close(self) -> None:
+        """Stop the Ray this executor started (a cluster it only connected to keeps running)."""
+        if self._started and self._ray.is_initialized():
+            self._ray.shutdown()
+        self._started = False
 
-def make_executor(name: str = "local", workers: int | None = None,
-                  address: str | None = None) -> Executor:  # fmt: skip
+
+def make_executor(
+    name: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    *,
+    shared_files: bool = False,
+) -> Executor:
     """The executor called ``name`` (``local`` or ``ray``)."""
     if name == "local":
         return LocalExecutor(workers)
     if name == "ray":
-        return RayExecutor(workers, address)
+        return RayExecutor(workers, address, shared_files=shared_files)
     raise WorkbenchError(f"unknown executor {name!r} (expected one of {', '.join(EXECUTORS)})")

@@ -1,0 +1,205 @@
+"""The Ray executor on a simulated multi-node cluster (a head without CPUs and two one-CPU nodes in
+this machine): batches and sweeps identical bit for bit to the local executor, work spread over
+both nodes, the shipped graph deserialised once per worker, memory-mapped arrays shipped by
+path, and no Ray process left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from tests.test_evaluate import clustered_dir
+from workbench.engine.batch import batch_recommend
+from workbench.engine.evaluate import EvalSettings
+from workbench.engine.executors import LocalExecutor, RayExecutor, _memmap_in, _memmap_out
+from workbench.engine.graph import Graph
+from workbench.engine.ingest import load_dataset
+from workbench.engine.recommenders import Query, create
+from workbench.engine.store import Store
+from workbench.engine.sweep import run_sweep
+
+DEADLINE_S = 240  # the whole module, cluster start and stop included; ~40 s on a loaded 2-core box
+PIXIE = {"steps": "2000"}
+
+
+@dataclass
+class SimulatedCluster:
+    executor: RayExecutor
+    address: str
+    processes: list[int]  # raylets, GCS, object managers... of every node
+    workers: set[int] = field(default_factory=set)  # worker processes seen running tasks
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _timeout(signum: int, frame: FrameType | None) -> None:
+    raise TimeoutError(f"the simulated Ray cluster tests took over {DEADLINE_S} s")
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimulatedCluster]:
+    pytest.importorskip("ray", reason="Ray is not installed (pip install '.[ray]')")
+    from ray.cluster_utils import Cluster
+
+    timed = threading.current_thread() is threading.main_thread()
+    if timed:
+        previous = signal.signal(signal.SIGALRM, _timeout)
+        signal.alarm(DEADLINE_S)
+    cluster = Cluster()
+    executor: RayExecutor | None = None
+    processes: list[int] = []
+    seen: set[int] = set()
+    try:
+        small = {"object_store_memory": 80 * 1024**2, "include_dashboard": False}
+        cluster.add_node(num_cpus=0, **small)  # the head: the driver's node, runs no task
+        cluster.add_node(num_cpus=1, **small)
+        cluster.add_node(num_cpus=1, **small)
+        cluster.wait_for_nodes(timeout=60)
+        processes = [
+            p.process.pid
+            for node in cluster.list_all_nodes()
+            for infos in node.all_processes.values()
+            for p in infos
+        ]
+        executor = RayExecutor(address=cluster.address)
+        yield SimulatedCluster(executor, cluster.address, processes, seen)
+    finally:
+        if timed:
+            signal.alarm(0)
+        try:
+            if executor is not None:
+                executor.close()
+        finally:
+            cluster.shutdown()
+            if timed:
+                signal.signal(signal.SIGALRM, previous)
+    deadline = time.monotonic() + 20
+    left = [pid for pid in processes + sorted(seen) if _alive(pid)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = [pid for pid in left if _alive(pid)]
+    assert not left, f"Ray processes still running after the cluster shut down: {left}"
+
+
+def _pid_and_calls() -> Any:
+    calls: list[int] = []
+
+    def probe(item: int) -> tuple[int, int, int]:
+        calls.append(item)  # grows only if this worker keeps the same deserialised function
+        return os.getpid(), len(calls), item * 10
+
+    return probe
+
+
+@pytest.mark.slow
+def test_work_spreads_over_nodes_and_each_worker_deserialises_once(sim: SimulatedCluster) -> None:
+    out = list(sim.executor.map(_pid_and_calls(), list(range(8))))
+    assert [r[2] for r in out] == [i * 10 for i in range(8)]  # in order
+    assert len(sim.executor.tasks_per_node) == 2 and sum(sim.executor.tasks_per_node.values()) == 8
+    by_worker: dict[int, list[int]] = {}
+    for pid, calls, _ in out:
+        by_worker.setdefault(pid, []).append(calls)
+    sim.workers.update(by_worker)
+    # one function per worker for the whole map: its call count runs 1, 2, 3... in each worker
+    assert all(counts == list(range(1, len(counts) + 1)) for counts in by_worker.values())
+    # a new map ships a new function: counts start again
+    again = list(sim.executor.map(_pid_and_calls(), [0, 1]))
+    assert {calls for _, calls, _ in again} <= {1, 2} and again[0][1] == 1
+
+
+@pytest.mark.slow
+def test_batch_on_two_nodes_matches_local_bit_for_bit(
+    sim: SimulatedCluster, sample_store: Store, tmp_path: Path
+) -> None:
+    args = (sample_store, "sample", "pixie", PIXIE)
+    local = batch_recommend(*args, tmp_path / "l.parquet", k=5, seed=11, chunk=64)
+    remote = batch_recommend(
+        *args, tmp_path / "r.parquet", k=5, seed=11, chunk=29, executor=sim.executor
+    )
+    assert remote.complete and remote.executor == "ray" and remote.rows == local.rows > 0
+    assert len(sim.executor.tasks_per_node) == 2  # both nodes answered boards
+    assert pl.read_parquet(local.out).equals(pl.read_parquet(remote.out))
+
+
+@pytest.mark.slow
+def test_sweep_on_two_nodes_matches_local_bit_for_bit(
+    sim: SimulatedCluster, store: Store, tmp_path: Path
+) -> None:
+    load_dataset(store, [clustered_dir(tmp_path / "clustered", boards=40)], "clustered")
+    grid = {"steps": ["300", "1000", "3000"]}
+    settings = EvalSettings(negatives=20, ks=(5, 10), seed=4)
+    common: dict[str, Any] = {"settings": settings, "plot_dir": None}
+    local = run_sweep(store, "clustered", "pixie", grid, executor=LocalExecutor(1), **common)
+    remote = run_sweep(store, "clustered", "pixie", grid, executor=sim.executor, **common)
+    assert len(local.trials) == len(remote.trials) == 3
+    assert len(sim.executor.tasks_per_node) == 2
+    by_steps = {t.params["steps"]: t.metrics for t in local.trials}
+    assert all(by_steps[t.params["steps"]] == t.metrics for t in remote.trials)
+
+
+def _mapped_graph(tmp_path: Path) -> tuple[Graph, Path]:
+    """A small random graph whose arrays are memory-mapped ``.npy`` files in ``tmp_path``."""
+    rng = np.random.default_rng(5)
+    pairs = np.unique(rng.integers(0, [30, 200], size=(1500, 2)), axis=0)
+    built = Graph.from_edges(200, 30, pairs[:, 0], pairs[:, 1])
+    arrays: dict[str, Any] = {}
+    for name in ("pin_indptr", "pin_boards", "board_indptr", "board_pins"):
+        path = tmp_path / f"{name}.npy"
+        np.save(path, getattr(built, name))
+        arrays[name] = np.load(path, mmap_mode="r")
+    return Graph(n_pins=200, n_boards=30, **arrays), tmp_path / "board_pins.npy"
+
+
+def test_memory_mapped_arrays_travel_as_their_path(tmp_path: Path) -> None:
+    base = np.arange(100_000, dtype=np.int64)
+    np.save(tmp_path / "a.npy", base)
+    mapped = np.load(tmp_path / "a.npy", mmap_mode="r")
+    for view in (mapped, mapped[70_000:], mapped[12345:12350]):
+        shipped = _memmap_out(view)
+        assert shipped[0] == "file" and shipped[1] == str(tmp_path / "a.npy")
+        back = _memmap_in(shipped)
+        assert isinstance(back, np.memmap) and np.array_equal(back, view)
+    strided = _memmap_out(mapped[::3])  # not contiguous: travels as data
+    assert strided[0] == "data" and np.array_equal(_memmap_in(strided), base[::3])
+
+
+@pytest.mark.slow
+def test_shared_files_ship_the_graph_by_path(sim: SimulatedCluster, tmp_path: Path) -> None:
+    graph, board_pins_file = _mapped_graph(tmp_path)
+    model = create("pixie", {"steps": "500"}).fit(graph)
+
+    def answer(board: int) -> tuple[str | None, np.ndarray, np.ndarray]:
+        ranking = model.recommend(Query(graph.pins_of(board)), k=5, seed=board)
+        shipped = model.graph.board_pins
+        where = shipped.filename if isinstance(shipped, np.memmap) else None
+        return where, ranking.pins, ranking.scores
+
+    boards = list(range(0, 30, 3))
+    local = list(LocalExecutor(1).map(answer, boards))
+    shared = RayExecutor(address=sim.address, shared_files=True)
+    remote = list(shared.map(answer, boards))
+    assert len(shared.tasks_per_node) == 2
+    assert {where for where, _, _ in remote} == {str(board_pins_file)}
+    for (_, lp, ls), (_, rp, rs) in zip(local, remote, strict=True):
+        assert np.array_equal(lp, rp) and np.array_equal(ls, rs)
+    # without shared files the same graph travels through the object store, as plain arrays
+    copied = list(sim.executor.map(answer, boards[:2]))
+    assert {where for where, _, _ in copied} == {None}
