@@ -5,16 +5,18 @@ as numpy arrays (board, rank, pin, score), which are mapped to original ids and 
 parquet file as they arrive, so memory stays bounded. Board ``i`` of the list is seeded from its
 position, so the output is identical bit for bit whatever the executor, workers or chunk size.
 
-The file is written under a temporary name and renamed when complete; an interrupted batch
-leaves ``<out>.partial`` (and a sidecar saying so), never a file that looks complete.
+The file is written under a unique temporary name and renamed when complete; an interrupted batch
+leaves ``<out>.partial`` (and a sidecar saying so), never a file that looks complete. A lock file
+beside the output refuses a second batch writing the same file at the same time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +25,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from workbench.engine.atomic import atomic_path, atomic_write
 from workbench.engine.dataset import id_map, resolve_board
-from workbench.engine.errors import Cancelled, InputError, WorkbenchError
+from workbench.engine.errors import Cancelled, InputError, OutputExistsError, WorkbenchError
 from workbench.engine.executors import Executor, LocalExecutor
-from workbench.engine.export import PROVENANCE_SUFFIX, provenance, write_atomic
+from workbench.engine.export import PROVENANCE_SUFFIX, provenance
+from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.recommend import load_model
 from workbench.engine.recommenders import Recommender, board_query, params_dict
 from workbench.engine.runs import get_run, save_run
@@ -105,7 +109,7 @@ def read_board_list(store: Store, dataset: str, path: str | os.PathLike[str]) ->
     """Dense ids of the boards listed in a file: one id per line, or a csv with a board column."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"{p}: no such file (--boards takes 'all' or a file of board ids)")
+        raise InputError(f"{p}: no such file (a board list is 'all' or a file of board ids)")
     lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
     if lines and lines[0].lower() in ("board", "board_id", "user", "user_id"):
         lines = [ln.split(",")[0].strip() for ln in lines[1:]]
@@ -113,12 +117,59 @@ def read_board_list(store: Store, dataset: str, path: str | os.PathLike[str]) ->
     if not ids:
         raise InputError(f"{p}: no board ids in the file")
     dense = []
-    for n, b in enumerate(ids, start=1):
-        try:
-            dense.append(resolve_board(store, dataset, b))
-        except WorkbenchError as exc:
-            raise InputError(f"{p}: line {n}: {exc}") from None
+    with store.connect(read_only=True):
+        for n, b in enumerate(ids, start=1):
+            try:
+                dense.append(resolve_board(store, dataset, b))
+            except WorkbenchError as exc:
+                raise InputError(f"{p}: line {n}: {exc}") from None
     return np.asarray(dense, dtype=np.int32)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def output_lock(out: Path) -> Iterator[Path]:
+    """Hold ``.<out>.lock`` for the block: a second writer of ``out`` (another process, or
+    another batch of this one) is refused; the lock of a killed writer is taken over."""
+    lock = out.with_name(f".{out.name}.lock")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or "0")
+            except (OSError, ValueError):
+                pid = 0
+            if pid and _alive(pid):
+                raise WorkbenchError(
+                    f"another batch (process {pid}) is writing {out}; wait for it to finish or "
+                    "choose another output"
+                ) from None
+            lock.unlink(missing_ok=True)  # left by a writer that was killed
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        break
+    else:
+        raise WorkbenchError(f"cannot lock {out} for writing (another writer keeps taking it)")
+    try:
+        yield lock
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+class _Stopped(Exception):
+    """Leaves the output's temporary file in place (it became the partial file)."""
 
 
 def batch_recommend(
@@ -135,50 +186,56 @@ def batch_recommend(
     executor: Executor | None = None,
     chunk: int = CHUNK,
     force: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-    cancelled: Callable[[], bool] | None = None,
+    reporter: Reporter = SILENT,
 ) -> BatchReport:
     """Top-``k`` pins for every board (or the given dense ``boards``), written to ``out``."""
     out = Path(out)
-    if out.exists() and not force:
-        raise WorkbenchError(f"{out} exists; pass --force to overwrite it")
     if k < 1:
-        raise WorkbenchError(f"--top must be at least 1, got {k}")
+        raise WorkbenchError(f"the number of results must be at least 1, got {k}")
+    if chunk < 1:
+        raise WorkbenchError(f"the chunk size must be at least 1 board, got {chunk}")
+    if out.exists() and not force:
+        raise OutputExistsError(f"the output file {out} exists", path=out)
+    with output_lock(out):
+        return _write_batch(store, dataset, algo, params, out, boards, k, seed, weighting,
+                            executor or LocalExecutor(), chunk, force, reporter)  # fmt: skip
+
+
+def _write_batch(store: Store, dataset: str, algo: str, params: Mapping[str, Any] | None,
+                 out: Path, boards: np.ndarray | None, k: int, seed: int, weighting: str,
+                 executor: Executor, chunk: int, force: bool,
+                 reporter: Reporter) -> BatchReport:  # fmt: skip
     info = store.dataset(dataset)
-    executor = executor or LocalExecutor()
     started = time.perf_counter()
     model = load_model(store, dataset, algo, params)
     ids = id_map(store, dataset)
     if boards is None:
         boards = np.arange(model.graph.n_boards, dtype=np.int32)
     chunks = [(s, boards[s : s + chunk]) for s in range(0, boards.size, chunk)]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.writing")
     partial = out.with_name(out.name + ".partial")
     partial.unlink(missing_ok=True)
     done = rows = 0
     complete = False
     try:
-        with pq.ParquetWriter(tmp, SCHEMA) as writer:
-            fn = BoardChunk(model, k, seed, weighting)
-            answers = executor.map(fn, chunks)
-            for (_, asked), (b, r, p, s) in zip(chunks, answers, strict=True):
-                columns = {"board": ids.boards[b], "rank": r, "pin": ids.pins[p], "score": s}
-                writer.write_table(pa.table(columns, schema=SCHEMA))
-                done += int(asked.size)
-                rows += int(b.size)
-                if progress:
-                    progress(min(done, boards.size), int(boards.size))
-                if cancelled is not None and cancelled():
-                    raise Cancelled("batch cancelled")
-        os.replace(tmp, out)
+        with atomic_path(out, overwrite=force) as tmp:
+            with pq.ParquetWriter(tmp, SCHEMA) as writer:
+                fn = BoardChunk(model, k, seed, weighting)
+                try:
+                    answers = executor.map(fn, chunks)
+                    for (_, asked), (b, r, p, s) in zip(chunks, answers, strict=True):
+                        columns = {"board": ids.boards[b], "rank": r, "pin": ids.pins[p],
+                                   "score": s}  # fmt: skip
+                        writer.write_table(pa.table(columns, schema=SCHEMA))
+                        done += int(asked.size)
+                        rows += int(b.size)
+                        reporter.progress(min(done, boards.size), int(boards.size), "boards")
+                except (Cancelled, KeyboardInterrupt):
+                    writer.close()
+                    os.replace(tmp, partial)
+                    raise _Stopped from None
         complete = True
-    except (Cancelled, KeyboardInterrupt):
-        if tmp.exists():
-            os.replace(tmp, partial)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    except _Stopped:
+        pass
     elapsed = time.perf_counter() - started
     written = out if complete else partial
     run_id = save_run(
@@ -203,7 +260,8 @@ def batch_recommend(
     sidecar = written.with_name(written.name + PROVENANCE_SUFFIX)
     notes = [] if complete else [f"PARTIAL: interrupted after {done} of {boards.size} boards"]
     meta = provenance(store, get_run(store, run_id), "parquet", [written], rows, notes)
-    write_atomic(sidecar, lambda t: t.write_text(json.dumps(meta, indent=2) + "\n"), force=True)
+    atomic_write(sidecar, lambda t: t.write_text(json.dumps(meta, indent=2) + "\n"),
+                 overwrite=True)  # fmt: skip
     return BatchReport(
         run_id=run_id,
         out=written,

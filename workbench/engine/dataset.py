@@ -14,7 +14,14 @@ import numpy as np
 import polars as pl
 
 from workbench.engine.errors import NotFoundError
-from workbench.engine.store import DatasetInfo, Store, frame, ident, table
+from workbench.engine.store import (
+    DatasetInfo,
+    Store,
+    frame,
+    ident,
+    table,
+    validate_dataset_name,
+)
 
 
 @dataclass(frozen=True)
@@ -94,54 +101,86 @@ def output_id(value: str, id_type: str) -> str | int:
     return int(value) if id_type == "integer" else value
 
 
-def _quantiles(con: Any, sql: str) -> dict[str, float]:
+def pin_rows(store: Store, dataset: str, dense: np.ndarray) -> dict[int, tuple[str, str | None]]:
+    """Original id and title of the given dense pin ids."""
+    if dense.size == 0:
+        return {}
+    found = store.query(
+        f"SELECT idx, pin, title FROM {table(dataset, 'pins')} "
+        "WHERE idx IN (SELECT unnest(?::INTEGER[]))",
+        [dense.tolist()],
+    )
+    return {int(idx): (str(pin), title) for idx, pin, title in found}
+
+
+# -- summaries ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DegreeStats:
+    """The distribution of a node kind's degree (boards per pin, or pins per board)."""
+
+    min: float
+    median: float
+    p99: float
+    max: float
+    mean: float
+
+    def to_json(self) -> dict[str, float]:
+        return {"min": self.min, "median": self.median, "p99": self.p99, "max": self.max,
+                "mean": self.mean}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What `workbench info` shows: the catalogue row, degree distributions, split size."""
+
+    info: DatasetInfo
+    pin_degree: DegreeStats
+    board_degree: DegreeStats
+    test_boards: int
+
+    def to_json(self) -> dict[str, Any]:
+        i = self.info
+        return {
+            "name": i.name, "format": i.format, "sources": i.sources,
+            "loaded_at": i.loaded_at.isoformat(), "fingerprint": i.fingerprint,
+            "pins": i.pins, "boards": i.boards, "edges": i.edges,
+            "pin_degree": self.pin_degree.to_json(), "board_degree": self.board_degree.to_json(),
+            "pin_attributes": i.pin_attributes, "board_attributes": i.board_attributes,
+            "has_weights": i.has_weights, "has_timestamps": i.has_timestamps,
+            "split": {"test": i.test, "test_boards": self.test_boards, "negatives": i.negatives},
+            "images": i.images, "missing_images": i.missing_images,
+            "pin_id_type": i.pin_id_type, "board_id_type": i.board_id_type,
+        }  # fmt: skip
+
+
+def _degree_stats(con: Any, sql: str) -> DegreeStats:
     row = con.execute(
         f"SELECT min(d), quantile_cont(d, 0.5), quantile_cont(d, 0.99), max(d), avg(d) FROM ({sql})"
     ).fetchone()
-    keys = ("min", "median", "p99", "max", "mean")
-    return {k: (float(v) if v is not None else 0.0) for k, v in zip(keys, row, strict=True)}
+    return DegreeStats(*(float(v) if v is not None else 0.0 for v in row))
 
 
-def dataset_summary(store: Store, dataset: str) -> dict[str, Any]:
-    """What `workbench info` shows: counts, degree distributions, attributes, split size."""
-    info: DatasetInfo = store.dataset(dataset)
-    schema = ident(dataset)
+def summarise(store: Store, dataset: str) -> DatasetSummary:
+    """Counts, degree distributions, attributes and split size of ``dataset``, in one read."""
+    schema = ident(validate_dataset_name(dataset))
     with store.connect(read_only=True) as con:
-        pin_deg = _quantiles(
+        info = store.dataset(dataset)
+        pin_deg = _degree_stats(
             con,
             f"SELECT count(e.board_idx) AS d FROM {schema}.pins p "
             f"LEFT JOIN {schema}.edges e ON e.pin_idx = p.idx GROUP BY p.idx",
         )
-        board_deg = _quantiles(
+        board_deg = _degree_stats(
             con,
             f"SELECT count(e.pin_idx) AS d FROM {schema}.boards b "
             f"LEFT JOIN {schema}.edges e ON e.board_idx = b.idx GROUP BY b.idx",
         )
-        test_boards = con.execute(
-            f"SELECT count(DISTINCT board_idx) FROM {schema}.test"
-        ).fetchone()[0]  # type: ignore[index]
-    return {
-        "name": info.name,
-        "format": info.format,
-        "sources": info.sources,
-        "loaded_at": info.loaded_at.isoformat(),
-        "fingerprint": info.fingerprint,
-        "pins": info.pins,
-        "boards": info.boards,
-        "edges": info.edges,
-        "pin_degree": pin_deg,
-        "board_degree": board_deg,
-        "pin_attributes": info.pin_attributes,
-        "board_attributes": info.board_attributes,
-        "has_weights": info.has_weights,
-        "has_timestamps": info.has_timestamps,
-        "split": {
-            "test": info.test,
-            "test_boards": int(test_boards),
-            "negatives": info.negatives,
-        },
-        "images": info.images,
-        "missing_images": info.missing_images,
-        "pin_id_type": info.pin_id_type,
-        "board_id_type": info.board_id_type,
-    }
+        row = con.execute(f"SELECT count(DISTINCT board_idx) FROM {schema}.test").fetchone()
+    return DatasetSummary(info, pin_deg, board_deg, int(row[0]) if row else 0)
+
+
+def dataset_summary(store: Store, dataset: str) -> dict[str, Any]:
+    """:func:`summarise` as the JSON document `workbench info --json` prints."""
+    return summarise(store, dataset).to_json()

@@ -1,7 +1,8 @@
 """Exporting a run's ranked lists (csv, parquet, jsonl, TREC run + qrels, PNG contact sheet) with a
-provenance sidecar; every file is written under a temporary name and renamed into place.
+provenance sidecar; the set of files (main, qrels, sidecar) is written all or nothing through
+:mod:`workbench.engine.atomic`.
 
-:func:`export_run` is the one entry point, used by both ``workbench export`` and the TUI.
+:func:`write_export` is the one entry point, behind :mod:`workbench.services.export`.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
-from collections.abc import Callable
+import stat
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,10 @@ import numpy as np
 import polars as pl
 
 from workbench import __version__
+from workbench.engine.atomic import atomic_write_many
 from workbench.engine.dataset import pins_frame
-from workbench.engine.errors import NotFoundError, WorkbenchError
+from workbench.engine.errors import NotFoundError, OutputExistsError, WorkbenchError
+from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.runs import Run, get_run, run_results
 from workbench.engine.store import Store
 
@@ -29,25 +32,6 @@ EXTENSIONS = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl", "trec": "tre
 DEFAULT_DIR = Path("exports")
 SHEET_K = 20
 PROVENANCE_SUFFIX = ".provenance.json"
-
-
-def write_atomic(path: Path, write: Callable[[Path], Any], force: bool = False) -> Path:
-    """Write ``path`` through ``write(tmp)`` on a temporary file in the same directory, then
-    rename it into place (``os.replace``), so the final name never holds a partial file."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise WorkbenchError(f"{path} exists; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Created like any new file (mode 0o666 less the umask), unlike mkstemp's private 0o600.
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def default_name(run: Run, fmt: str) -> str:
@@ -141,6 +125,127 @@ def _write_qrels(pairs: pl.DataFrame, path: Path) -> None:
             f.write(f"{q} 0 {pin} 1\n")
 
 
+@dataclass(frozen=True)
+class Exported:
+    """What an export wrote: the main file, the qrels (TREC exports of evaluations), the
+    provenance sidecar, how many rows, and notes (e.g. images that could not be read)."""
+
+    path: Path
+    sidecar: Path
+    rows: int
+    qrels: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[Path]:
+        """The data files (main, then qrels), without the sidecar."""
+        return [self.path] + ([self.qrels] if self.qrels is not None else [])
+
+
+def _name_max(directory: Path) -> int:
+    try:
+        return os.pathconf(directory if directory.is_dir() else ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def _check_names(paths: list[Path]) -> None:
+    """Refuse, before anything is written, names the file system cannot hold (the temporary
+    name adds ``.`` + 35 characters) and names that collide."""
+    for p in paths:
+        room = _name_max(p.parent) - 36
+        if len(p.name.encode()) > room:
+            raise WorkbenchError(
+                f"the output name {p.name[:40]}... is too long ({len(p.name.encode())} bytes; "
+                f"at most {room} here, with room for {PROVENANCE_SUFFIX})"
+            )
+    if len({p.resolve() for p in paths}) != len(paths):
+        raise OutputExistsError(
+            "the export would write two of its files under one name "
+            f"({', '.join(p.name for p in paths)}); choose another output name"
+        )
+
+
+def write_export(
+    store: Store,
+    run_id: int,
+    fmt: str,
+    out: str | os.PathLike[str] | None,
+    *,
+    overwrite: bool,
+    query: str | None,
+    k: int | None,
+    reporter: Reporter = SILENT,
+) -> Exported:
+    """Write run ``run_id`` as ``fmt`` to ``out`` (a file, or a directory for the default name;
+    default ``exports/run-<id>-<algorithm>.<ext>``) plus ``<file>.provenance.json``. ``trec`` also
+    writes ``<stem>.qrels`` for evaluation runs. ``sheet`` draws the top ``k`` (default 20) pins
+    of ``query`` (default: the run's first query). ``k`` limits every format to each query's top
+    k. Nothing is overwritten unless ``overwrite``; the files appear together or not at all."""
+    if fmt not in FORMATS:
+        raise WorkbenchError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
+    run = get_run(store, run_id)
+    path = _target(run, fmt, out)
+    sidecar = path.with_name(path.name + PROVENANCE_SUFFIX)
+    qrels = path.with_suffix(".qrels") if fmt == "trec" and run.kind == "eval" else None
+    targets = [p for p in (path, qrels, sidecar) if p is not None]
+    _check_names(targets)
+    if not overwrite:
+        for p in targets:
+            if p.exists():
+                raise OutputExistsError(f"the output file {p} exists", path=p)
+    reporter.progress(0, 3, "reading the run")
+    df, notes = ranked_rows(store, run)
+    if df.height == 0:
+        raise WorkbenchError(f"run {run_id} has no ranked results to export")
+    if query is not None:
+        df = df.filter(pl.col("query") == str(query))
+        if df.height == 0:
+            raise NotFoundError(f"run {run_id} has no query {query!r}")
+    if fmt == "sheet":
+        df = df.filter(pl.col("query") == df["query"][0])
+        k = k or SHEET_K
+    if k is not None:
+        df = df.filter(pl.col("rank") <= k)
+    pairs = None
+    if qrels is not None:
+        from workbench.engine.evaluate import heldout_pairs
+
+        pairs = heldout_pairs(store, run)
+        if query is not None:
+            pairs = pairs.filter(pl.col("query") == str(query))
+    images: dict[str, str] = {}
+    if fmt == "sheet":
+        images = _images(store, run, df["pin"].to_list())
+    reporter.progress(1, 3, "writing")
+
+    def write(tmps: list[Path]) -> None:
+        main = tmps[0]
+        if fmt == "csv":
+            df.write_csv(main)
+        elif fmt == "parquet":
+            df.write_parquet(main)
+        elif fmt == "jsonl":
+            df.write_ndjson(main)
+        elif fmt == "trec":
+            _write_trec(df, path.stem.replace(" ", "_"), main)
+            if pairs is not None:
+                _write_qrels(pairs, tmps[1])
+        else:
+            title = f"run {run.run_id} {run.algorithm} - query {df['query'][0]}"
+            unreadable = _contact_sheet(df, images, title, main, reporter)
+            if unreadable:
+                notes.append(f"{unreadable} image(s) could not be read: drawn as placeholders")
+        reporter.check("export")
+        files = [p for p in (path, qrels) if p is not None]
+        meta = provenance(store, run, fmt, files, df.height, notes)
+        tmps[-1].write_text(json.dumps(meta, indent=2, default=str))
+
+    atomic_write_many(targets, write, overwrite=overwrite)
+    reporter.progress(3, 3, "done")
+    return Exported(path=path, sidecar=sidecar, rows=df.height, qrels=qrels, notes=notes)
+
+
 def export_run(
     store: Store,
     run_id: int,
@@ -150,59 +255,8 @@ def export_run(
     query: str | None = None,
     k: int | None = None,
 ) -> Path:
-    """Write run ``run_id`` as ``fmt`` to ``out`` (a file, or a directory for the default name;
-    default ``exports/run-<id>-<algorithm>.<ext>``) plus ``<file>.provenance.json``; returns the
-    main file's path. ``trec`` also writes ``<stem>.qrels`` for evaluation runs. ``sheet`` draws
-    the top ``k`` (default 20) pins of ``query`` (default: the run's first query). ``k`` limits
-    every format to each query's top k. Nothing is overwritten unless ``force``."""
-    if fmt not in FORMATS:
-        raise WorkbenchError(f"unknown export format {fmt!r} (one of {', '.join(FORMATS)})")
-    run = get_run(store, run_id)
-    path = _target(run, fmt, out)
-    sidecar = path.with_name(path.name + PROVENANCE_SUFFIX)
-    qrels = path.with_suffix(".qrels") if fmt == "trec" and run.kind == "eval" else None
-    targets = [p for p in (path, qrels, sidecar) if p is not None]
-    if not force:
-        for p in targets:
-            if p.exists():
-                raise WorkbenchError(f"{p} exists; pass --force to overwrite it")
-    df, notes = ranked_rows(store, run)
-    if df.height == 0:
-        raise WorkbenchError(f"run {run_id} has no ranked results to export")
-    if query is not None:
-        df = df.filter(pl.col("query") == str(query))
-        if df.height == 0:
-            raise NotFoundError(f"run {run_id} has no query {query!r}")
-    if fmt == "sheet":
-        first = df["query"][0]
-        df = df.filter(pl.col("query") == first)
-        k = k or SHEET_K
-    if k is not None:
-        df = df.filter(pl.col("rank") <= k)
-    written: list[Path] = []
-    if fmt == "csv":
-        written.append(write_atomic(path, lambda t: df.write_csv(t), force))
-    elif fmt == "parquet":
-        written.append(write_atomic(path, lambda t: df.write_parquet(t), force))
-    elif fmt == "jsonl":
-        written.append(write_atomic(path, lambda t: df.write_ndjson(t), force))
-    elif fmt == "trec":
-        tag = path.stem.replace(" ", "_")
-        written.append(write_atomic(path, lambda t: _write_trec(df, tag, t), force))
-        if qrels is not None:
-            from workbench.engine.evaluate import heldout_pairs
-
-            pairs = heldout_pairs(store, run)
-            if query is not None:
-                pairs = pairs.filter(pl.col("query") == str(query))
-            written.append(write_atomic(qrels, lambda t: _write_qrels(pairs, t), force))
-    else:
-        images = _images(store, run, df["pin"].to_list())
-        title = f"run {run.run_id} {run.algorithm} - query {df['query'][0]}"
-        written.append(write_atomic(path, lambda t: _contact_sheet(df, images, title, t), force))
-    meta = provenance(store, run, fmt, written, df.height, notes)
-    write_atomic(sidecar, lambda t: t.write_text(json.dumps(meta, indent=2, default=str)), force)
-    return path
+    """:func:`write_export`, returning the main file's path (for engine callers and tests)."""
+    return write_export(store, run_id, fmt, out, overwrite=force, query=query, k=k).path
 
 
 def _images(store: Store, run: Run, pins: list[str]) -> dict[str, str]:
@@ -219,17 +273,40 @@ def _images(store: Store, run: Run, pins: list[str]) -> dict[str, str]:
     }
 
 
+MAX_IMAGE_PIXELS = 100_000_000
+"""Images larger than this (decompression bombs: a 40000x40000 PNG is 190 KB) are not drawn."""
+
+
+def _thumbnail(path: str, tile: int) -> Any:
+    """The image at ``path`` scaled into a ``tile`` square, or None when it is not a regular
+    file (a FIFO would block forever), too large, or unreadable."""
+    from PIL import Image, ImageOps
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_IMAGE_PIXELS:
+                return None
+            im.draft("RGB", (tile, tile))
+            return ImageOps.contain(im.convert("RGB"), (tile, tile))
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
 def _contact_sheet(
     df: pl.DataFrame,
     images: dict[str, str],
     title: str,
     path: Path,
+    reporter: Reporter = SILENT,
     tile: int = 160,
     columns: int = 5,
-) -> None:
+) -> int:
     """A grid of the pins' images with rank, pin id and score under each; a labelled grey
-    placeholder stands in for a pin without a readable image."""
-    from PIL import Image, ImageDraw, ImageFont, ImageOps
+    placeholder stands in for a pin without a readable image. Returns how many of the pins'
+    images could not be read."""
+    from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.load_default()
     caption, header, pad = 30, 24, 8
@@ -241,19 +318,15 @@ def _contact_sheet(
     sheet = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(sheet)
     draw.text((pad, 6), title, fill="black", font=font)
+    unreadable = 0
     for i, (rank, pin, score) in enumerate(
         zip(df["rank"].to_list(), df["pin"].to_list(), df["score"].to_list(), strict=True)
     ):
         x = pad + (i % columns) * (tile + pad)
         y = header + (i // columns) * (tile + caption + pad)
-        thumb = None
-        if pin in images:
-            try:
-                with Image.open(images[pin]) as im:
-                    im.draft("RGB", (tile, tile))
-                    thumb = ImageOps.contain(im.convert("RGB"), (tile, tile))
-            except (OSError, ValueError):
-                thumb = None
+        reporter.check("export")
+        thumb = _thumbnail(images[pin], tile) if pin in images else None
+        unreadable += int(pin in images and thumb is None)
         if thumb is None:
             draw.rectangle(
                 [x, y, x + tile - 1, y + tile - 1], fill=(215, 215, 215), outline=(150, 150, 150)
@@ -276,3 +349,4 @@ def _contact_sheet(
             font=font,
         )
     sheet.save(path, format="PNG")
+    return unreadable

@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from workbench.engine.errors import NotFoundError, WorkbenchError
-from workbench.engine.store import Store, frame
+from workbench.engine.store import Store, frame, table
 
 RUN_KINDS = ("recommend", "eval", "visual", "fusion", "batch")
 
@@ -134,7 +134,7 @@ def get_run(store: Store, run_id: int) -> Run:
             f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs WHERE run_id = ?", [int(run_id)]
         ).fetchone()
     if row is None:
-        raise NotFoundError(f"unknown run {run_id} (see `workbench runs`)")
+        raise NotFoundError(f"unknown run {run_id}")
     return _run_from_row(row)
 
 
@@ -149,15 +149,43 @@ def list_runs(store: Store, dataset: str | None = None, kind: str | None = None,
     return [_run_from_row(r) for r in rows]
 
 
-def run_results(store: Store, run_id: int) -> pl.DataFrame:
-    """A run's ranked lists: query, rank, pin (original id), score; ordered by query and rank."""
-    get_run(store, run_id)
+def run_results(
+    store: Store, run_id: int, offset: int = 0, limit: int | None = None
+) -> pl.DataFrame:
+    """A run's ranked lists: query, rank, pin (original id), score; ordered by query and rank;
+    rows ``offset .. offset+limit`` only when ``limit`` is given (a page)."""
     with store.connect(read_only=True) as con:
+        get_run(store, run_id)
         return frame(
             con,
-            "SELECT query, rank, pin, score FROM run_results WHERE run_id = ? ORDER BY query, rank",
-            [int(run_id)],
+            "SELECT query, rank, pin, score FROM run_results WHERE run_id = ? "
+            "ORDER BY query, rank LIMIT ? OFFSET ?",
+            [int(run_id), 2**62 if limit is None else int(limit), int(offset)],
         )
+
+
+def count_results(store: Store, run_id: int) -> int:
+    """How many ranked rows run ``run_id`` has."""
+    row = store.query("SELECT count(*) FROM run_results WHERE run_id = ?", [int(run_id)])
+    return int(row[0][0]) if row else 0
+
+
+def results_page(store: Store, run_id: int, offset: int, limit: int,
+                 dataset: str | None) -> tuple[pl.DataFrame, int]:  # fmt: skip
+    """One page of a run's ranked rows with each pin's title (from ``dataset`` when it is still
+    in the store) and the number of rows in all; one read of the store."""
+    with store.connect(read_only=True) as con:
+        get_run(store, run_id)
+        total = count_results(store, run_id)
+        titles = f"LEFT JOIN {table(dataset, 'pins')} p ON p.pin = r.pin" if dataset else ""
+        page = frame(
+            con,
+            f"SELECT r.query, r.rank, r.pin, r.score, {'p.title' if dataset else 'NULL'} AS title "
+            f"FROM (SELECT * FROM run_results WHERE run_id = ? ORDER BY query, rank "
+            f"LIMIT ? OFFSET ?) r {titles} ORDER BY r.query, r.rank",
+            [int(run_id), int(limit), int(offset)],
+        )
+    return page.with_columns(pl.col("title").cast(pl.String)), total
 
 
 def run_board_metrics(store: Store, run_id: int) -> pl.DataFrame:
@@ -175,15 +203,15 @@ def run_board_metrics(store: Store, run_id: int) -> pl.DataFrame:
 
 
 def delete_run(store: Store, run_id: int) -> None:
-    get_run(store, run_id)
     with store.transaction() as con:
+        get_run(store, run_id)
         for tbl in ("run_results", "run_board_metrics", "runs"):
             con.execute(f"DELETE FROM {tbl} WHERE run_id = ?", [int(run_id)])
 
 
 def rename_run(store: Store, run_id: int, name: str | None) -> None:
-    get_run(store, run_id)
     with store.transaction() as con:
+        get_run(store, run_id)
         con.execute("UPDATE runs SET name = ? WHERE run_id = ?", [name, int(run_id)])
 
 

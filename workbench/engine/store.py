@@ -30,12 +30,14 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import polars as pl
 
 from workbench.engine.errors import NotFoundError, StoreError, StoreLockedError, WorkbenchError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 APP_ID = "pinboard-workbench"
 SCHEMA_VERSION = 1
