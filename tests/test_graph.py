@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ from workbench.engine import graph as graph_module
 from workbench.engine.errors import StoreError, WorkbenchError
 from workbench.engine.graph import NO_TIME, Attribute, Graph, board_entropy, load_graph, prune
 from workbench.engine.ingest import load_dataset
+from workbench.engine.recommenders import Query, create
 from workbench.engine.store import Store
 
 #        board: 0        1      2
@@ -92,24 +95,117 @@ def test_load_graph_from_the_store_and_its_cache(
     ]
     assert g.pin_attributes["score"].values == ("1", "2", "3", "4", "5")
     assert g.board_attributes["topic"].values == ("animal", "fruit", "vehicle")
-    cache = store.cache_dir("tiny", store.dataset("tiny").fingerprint) / graph_module.CACHE_FILE
-    assert cache.exists()
+    fingerprint = store.dataset("tiny").fingerprint
+    cache = store.cache_dir("tiny", fingerprint) / graph_module.CACHE_DIR
+    assert (cache / "meta.json").exists() and (cache / "board_pins.npy").exists()
+    # The arrays are the cache files mapped read-only, not copies.
+    assert isinstance(g.board_pins, np.memmap) and not g.board_pins.flags.writeable
+    assert Path(g.board_pins.filename) == (cache / "board_pins.npy").resolve()
 
-    # A second start reads the cache and never rebuilds.
+    # A second start maps the cache and never rebuilds.
     graph_module._memo.clear()
     monkeypatch.setattr(graph_module, "_build", lambda *a: pytest.fail("rebuilt"))
     again = load_graph(store, "tiny")
     assert np.array_equal(again.board_pins, g.board_pins)
+    assert np.array_equal(again.pin_times, g.pin_times)  # type: ignore[arg-type]
     assert again.pin_attributes["topic"].values == topic.values
+    assert np.array_equal(again.pin_attributes["topic"].codes, topic.codes)
     monkeypatch.undo()
 
-    # A corrupt cache file is rebuilt; a reloaded dataset (new fingerprint) gets a new cache.
-    cache.write_bytes(b"not a zip file")
-    graph_module._memo.clear()
-    assert load_graph(store, "tiny").n_edges == 7
+    # A corrupt or truncated cache is rebuilt; a reloaded dataset (new fingerprint) gets a new
+    # cache, and the old version's directory goes.
+    for damage in (b"not an npy file", (cache / "pin_boards.npy").read_bytes()[:-4]):
+        (cache / "pin_boards.npy").unlink()  # a new file: the mapped one stays as it was
+        (cache / "pin_boards.npy").write_bytes(damage)
+        graph_module._memo.clear()
+        assert np.array_equal(load_graph(store, "tiny").pin_boards, g.pin_boards)
+    old_dir = store.cache_dir("tiny", fingerprint)
     write(tiny_dir / "edges.csv", "board,pin\nB1,a\nB2,c\n")
     load_dataset(store, [tiny_dir], "tiny", replace=True)
     assert load_graph(store, "tiny").n_edges == 2
+    assert not old_dir.exists()
+    assert (store.cache_dir("tiny", store.dataset("tiny").fingerprint) / "graph-v2").is_dir()
+
+
+def test_chunked_build_matches_the_in_memory_build(
+    store: Store, tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_dataset(store, [tiny_dir], "tiny")
+    whole = load_graph(store, "tiny")
+    graph_module._memo.clear()
+    for d in store.artifacts_root("tiny").iterdir():
+        shutil.rmtree(d)
+    monkeypatch.setattr(graph_module, "BATCH_ROWS", 2)  # four chunks of the seven edges
+    chunked = load_graph(store, "tiny")
+    boards, pins = whole.edges()
+    assert whole.board_weights is not None and whole.board_times is not None
+    expected = Graph.from_edges(
+        5, 3, boards, pins, weights=whole.board_weights, times=whole.board_times
+    )
+    for name in graph_module._ARRAYS:
+        assert np.array_equal(getattr(chunked, name), getattr(expected, name)), name
+
+
+def test_edges_in_any_order_give_sorted_rows_with_aligned_values() -> None:
+    rng = np.random.default_rng(4)
+    n_pins, n_boards = 40, 15
+    pairs = np.array(sorted({(int(b), int(p)) for b, p in rng.integers(0, [15, 40], (200, 2))}))
+    w = rng.random(len(pairs)).astype(np.float32)
+    t = rng.integers(0, 10**9, len(pairs))
+    ordered = Graph.from_edges(n_pins, n_boards, pairs[:, 0], pairs[:, 1], weights=w, times=t)
+    shuffle = rng.permutation(len(pairs))
+    g = Graph.from_edges(
+        n_pins, n_boards, pairs[shuffle, 0], pairs[shuffle, 1], weights=w[shuffle], times=t[shuffle]
+    )
+    for name in graph_module._ARRAYS:
+        assert np.array_equal(getattr(g, name), getattr(ordered, name)), name
+    assert all(np.all(np.diff(g.pins_of(b)) > 0) for b in range(n_boards))
+    assert all(np.all(np.diff(g.boards_of(p)) > 0) for p in range(n_pins))
+    dense = np.zeros((n_boards, n_pins), np.float32)
+    dense[pairs[:, 0], pairs[:, 1]] = w
+    assert np.array_equal(g.interactions(weighted=True).toarray(), dense)
+
+
+def test_a_cache_path_that_is_a_file_only_costs_the_cache(
+    store: Store, tiny_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    load_dataset(store, [tiny_dir], "tiny")
+    graph_module._memo.clear()
+    graph_module._warned.clear()
+    shutil.rmtree(store.path.parent / f"{store.path.name}.cache", ignore_errors=True)
+    (store.path.parent / f"{store.path.name}.cache").write_text("not a directory")
+    with caplog.at_level(logging.WARNING, logger="workbench.engine.graph"):
+        g = load_graph(store, "tiny")
+        graph_module._memo.clear()
+        load_graph(store, "tiny")
+    assert (g.n_pins, g.n_boards, g.n_edges) == (5, 3, 7)
+    assert not isinstance(g.board_pins, np.memmap)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "cannot use the cache directory" in warnings[0]
+    assert "\n" not in warnings[0]
+    model = create("pixie", {"steps": 1000}).fit(g)
+    assert model.recommend(Query([0])).pins.size > 0
+
+
+def test_walks_run_on_the_read_only_memory_mapped_cache(store: Store, tiny_dir: Path) -> None:
+    load_dataset(store, [tiny_dir], "tiny")
+    mapped = load_graph(store, "tiny")
+    assert not mapped.pin_boards.flags.writeable
+    boards, pins = mapped.edges()
+    in_memory = Graph.from_edges(
+        5,
+        3,
+        boards,
+        pins,
+        weights=np.array(mapped.board_weights),
+        times=np.array(mapped.board_times),
+        pin_attributes=dict(mapped.pin_attributes),
+        board_attributes=dict(mapped.board_attributes),
+    )
+    for params in ({}, {"bias": "0.7"}, {"credit": "expected"}, {"prune_delta": "0.5"}):
+        a = create("pixie", {"steps": "3000", **params}).fit(mapped).recommend(Query([1]), 5, 3)
+        b = create("pixie", {"steps": "3000", **params}).fit(in_memory).recommend(Query([1]), 5, 3)
+        assert np.array_equal(a.pins, b.pins) and np.array_equal(a.scores, b.scores)
 
 
 def topical_graph() -> Graph:

@@ -14,10 +14,13 @@ their edges.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import logging
 import os
 import threading
-import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -28,14 +31,20 @@ import numba
 import numpy as np
 import scipy.sparse as sps
 
+from workbench.engine.atomic import atomic_write_many
 from workbench.engine.errors import StoreError, WorkbenchError
+from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.store import DatasetInfo, Store, ident, table
 
 NO_TIME = np.iinfo(np.int64).min
 """The timestamp of an edge whose time is unknown."""
 
-CACHE_FILE = "graph-v1.npz"
-"""Cache file name; bump the version when the layout of the arrays changes."""
+CACHE_DIR = "graph-v2"
+"""The graph's directory inside the dataset version's cache directory: one ``.npy`` file per
+array and ``meta.json``; bump the version when the layout of the arrays changes."""
+
+CACHE_VERSION = 2
+META_FILE = "meta.json"
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,22 +108,18 @@ class Graph:
                     f"{where} is inconsistent: edge {bad[0]} points to missing "
                     f"{name} {ids[bad[0]]} (there are {n} {name}s)"
                 )
-        # Counting sorts, each stable: by pin, then by board (pins ascending within a board),
-        # then the board-major list by pin again (boards ascending within a pin).
-        _, by_pin = _counting_order(pins, n_pins)
-        board_indptr, by_board = _counting_order(boards[by_pin], n_boards)
-        board_major = by_pin[by_board]
-        pin_indptr, by_pin_again = _counting_order(pins[board_major], n_pins)
-        pin_major = board_major[by_pin_again]
-
-        def aligned(values: np.ndarray | None, dtype: type) -> tuple[np.ndarray, ...] | None:
-            if values is None:
-                return None
-            v: np.ndarray = np.asarray(values, dtype=dtype)
-            return v[pin_major], v[board_major]
-
-        w = aligned(weights, np.float32)
-        t = aligned(times, np.int64)
+        arrays = _csr_arrays(
+            n_pins, n_boards, len(boards), weights is not None, times is not None, _in_memory
+        )
+        builder = _CSRBuilder(arrays, n_pins, n_boards, where)
+        builder.count(boards, pins)
+        builder.place(
+            boards,
+            pins,
+            None if weights is None else np.asarray(weights, dtype=np.float32),
+            None if times is None else np.asarray(times, dtype=np.int64),
+        )
+        builder.finish()
         for kind, attrs, n in (
             ("pin", pin_attributes, n_pins),
             ("board", board_attributes, n_boards),
@@ -128,18 +133,11 @@ class Graph:
         return cls(
             n_pins=int(n_pins),
             n_boards=int(n_boards),
-            pin_indptr=pin_indptr,
-            pin_boards=boards[pin_major],
-            board_indptr=board_indptr,
-            board_pins=pins[board_major],
-            pin_weights=w[0] if w else None,
-            board_weights=w[1] if w else None,
-            pin_times=t[0] if t else None,
-            board_times=t[1] if t else None,
             pin_attributes=dict(pin_attributes or {}),
             board_attributes=dict(board_attributes or {}),
             dataset=dataset,
             fingerprint=fingerprint,
+            **arrays,
         )
 
     @property
@@ -207,21 +205,232 @@ class Graph:
         return out
 
 
+# -- building the CSR arrays in chunks ------------------------------------------------------------
+
+
 @numba.njit(cache=True, nogil=True)
-def _counting_order(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stable counting sort: ``(indptr, order)`` with ``keys[order]`` ascending."""
-    indptr = np.zeros(n_keys + 1, dtype=np.int64)
-    for k in keys:
-        indptr[k + 1] += 1
-    for i in range(n_keys):
-        indptr[i + 1] += indptr[i]
-    pos = indptr[:-1].copy()
-    order = np.empty(keys.shape[0], dtype=np.int64)
-    for i in range(keys.shape[0]):
-        k = keys[i]
-        order[pos[k]] = i
-        pos[k] += 1
-    return indptr, order
+def _count(ids: np.ndarray, n: int, indptr: np.ndarray) -> int:
+    """Add the occurrences of each id to ``indptr[id + 1]``; the index of the first id outside
+    ``[0, n)`` (then nothing is counted), or -1."""
+    for i in range(ids.shape[0]):
+        if ids[i] < 0 or ids[i] >= n:
+            return i
+    for i in range(ids.shape[0]):
+        indptr[ids[i] + 1] += 1
+    return -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _place(
+    boards: np.ndarray,
+    pins: np.ndarray,
+    weights: np.ndarray,
+    times: np.ndarray,
+    end: np.ndarray,
+    pos: np.ndarray,
+    out_pins: np.ndarray,
+    out_weights: np.ndarray,
+    out_times: np.ndarray,
+) -> bool:
+    """Put each edge at the next free place of its board's row (``pos``, bounded by ``end``);
+    ``weights``/``times`` are empty when absent. False if a row overflows (the edges changed
+    since they were counted)."""
+    has_w, has_t = weights.shape[0] > 0, times.shape[0] > 0
+    for i in range(boards.shape[0]):
+        b = boards[i]
+        k = pos[b]
+        if k >= end[b]:
+            return False
+        pos[b] = k + 1
+        out_pins[k] = pins[i]
+        if has_w:
+            out_weights[k] = weights[i]
+        if has_t:
+            out_times[k] = times[i]
+    return True
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _sort_rows(indptr: np.ndarray, ids: np.ndarray, weights: np.ndarray, times: np.ndarray) -> None:
+    """Sort each CSR row by id (rows already sorted are left as they are), carrying the aligned
+    ``weights``/``times`` (empty when absent)."""
+    has_w, has_t = weights.shape[0] > 0, times.shape[0] > 0
+    for r in numba.prange(indptr.shape[0] - 1):
+        lo, hi = indptr[r], indptr[r + 1]
+        ordered = True
+        for j in range(lo + 1, hi):
+            if ids[j] < ids[j - 1]:
+                ordered = False
+                break
+        if ordered:
+            continue
+        order = np.argsort(ids[lo:hi], kind="mergesort") + lo
+        ids[lo:hi] = ids[order]
+        if has_w:
+            weights[lo:hi] = weights[order]
+        if has_t:
+            times[lo:hi] = times[order]
+
+
+@numba.njit(cache=True, nogil=True)
+def _transpose(
+    board_indptr: np.ndarray,
+    board_pins: np.ndarray,
+    board_weights: np.ndarray,
+    board_times: np.ndarray,
+    pin_indptr: np.ndarray,
+    pin_boards: np.ndarray,
+    pin_weights: np.ndarray,
+    pin_times: np.ndarray,
+) -> None:
+    """The pin -> boards rows from the board -> pins rows: read in board order, so each pin's
+    boards come out ascending."""
+    has_w, has_t = board_weights.shape[0] > 0, board_times.shape[0] > 0
+    pos = pin_indptr[:-1].copy()
+    for b in range(board_indptr.shape[0] - 1):
+        for j in range(board_indptr[b], board_indptr[b + 1]):
+            p = board_pins[j]
+            k = pos[p]
+            pos[p] = k + 1
+            pin_boards[k] = b
+            if has_w:
+                pin_weights[k] = board_weights[j]
+            if has_t:
+                pin_times[k] = board_times[j]
+
+
+_ARRAYS = (
+    "pin_indptr",
+    "pin_boards",
+    "board_indptr",
+    "board_pins",
+    "pin_weights",
+    "board_weights",
+    "pin_times",
+    "board_times",
+)
+
+_EMPTY_F4 = np.zeros(0, dtype=np.float32)
+_EMPTY_I8 = np.zeros(0, dtype=np.int64)
+
+Allocate = Callable[[str, np.dtype[Any], int], np.ndarray]
+"""``alloc(name, dtype, size)``: a writable 1-d array for one of the graph's arrays."""
+
+
+def _in_memory(name: str, dtype: np.dtype[Any], size: int) -> np.ndarray:
+    return np.zeros(size, dtype=dtype)
+
+
+def _array_specs(
+    n_pins: int, n_boards: int, n_edges: int, weights: bool, times: bool
+) -> list[tuple[str, np.dtype[Any], int]]:
+    """Name, dtype and length of each CSR array of a graph of this size."""
+    specs = [
+        ("pin_indptr", np.dtype(np.int64), n_pins + 1),
+        ("pin_boards", np.dtype(np.int32), n_edges),
+        ("board_indptr", np.dtype(np.int64), n_boards + 1),
+        ("board_pins", np.dtype(np.int32), n_edges),
+    ]
+    if weights:
+        specs += [("pin_weights", np.dtype(np.float32), n_edges)]
+        specs += [("board_weights", np.dtype(np.float32), n_edges)]
+    if times:
+        specs += [("pin_times", np.dtype(np.int64), n_edges)]
+        specs += [("board_times", np.dtype(np.int64), n_edges)]
+    return specs
+
+
+def _csr_arrays(
+    n_pins: int, n_boards: int, n_edges: int, weights: bool, times: bool, alloc: Allocate
+) -> dict[str, Any]:
+    """The graph's CSR arrays, allocated by ``alloc``; absent ones are None."""
+    arrays: dict[str, Any] = dict.fromkeys(_ARRAYS)
+    for name, dtype, size in _array_specs(n_pins, n_boards, n_edges, weights, times):
+        arrays[name] = alloc(name, dtype, size)
+    return arrays
+
+
+class _CSRBuilder:
+    """Fills a graph's CSR arrays from edges that arrive in chunks, in two passes over them:
+    :meth:`count` every chunk, then :meth:`place` every chunk again, then :meth:`finish`.
+    Memory: the arrays themselves plus one chunk; no Python object per edge."""
+
+    def __init__(self, arrays: dict[str, Any], n_pins: int, n_boards: int, where: str):
+        self.a = arrays
+        self.n_pins, self.n_boards, self.where = n_pins, n_boards, where
+        self.pin_counts = np.zeros(n_pins + 1, dtype=np.int64)
+        self.board_counts = np.zeros(n_boards + 1, dtype=np.int64)
+        self.counted = 0
+        self.pos: np.ndarray | None = None
+
+    def count(self, boards: np.ndarray, pins: np.ndarray) -> None:
+        for name, ids, n, counts in (
+            ("pin", pins, self.n_pins, self.pin_counts),
+            ("board", boards, self.n_boards, self.board_counts),
+        ):
+            bad = _count(ids, n, counts)
+            if bad >= 0:
+                raise StoreError(
+                    f"{self.where} is inconsistent: edge {self.counted + bad} points to missing "
+                    f"{name} {ids[bad]} (there are {n} {name}s)"
+                )
+        self.counted += len(boards)
+
+    def _start_placing(self) -> None:
+        n_edges = self.a["board_pins"].shape[0]
+        if self.counted != n_edges:
+            raise StoreError(
+                f"{self.where} changed while its graph was built ({self.counted:,} edges "
+                f"counted, {n_edges:,} expected): try again"
+            )
+        np.cumsum(self.board_counts, out=self.a["board_indptr"])
+        np.cumsum(self.pin_counts, out=self.a["pin_indptr"])
+        self.pos = self.a["board_indptr"][:-1].copy()
+
+    def place(
+        self,
+        boards: np.ndarray,
+        pins: np.ndarray,
+        weights: np.ndarray | None,
+        times: np.ndarray | None,
+    ) -> None:
+        if self.pos is None:
+            self._start_placing()
+        a = self.a
+        ok = _place(
+            boards,
+            pins,
+            _EMPTY_F4 if weights is None else weights,
+            _EMPTY_I8 if times is None else times,
+            a["board_indptr"][1:],
+            self.pos,
+            a["board_pins"],
+            _EMPTY_F4 if a["board_weights"] is None else a["board_weights"],
+            _EMPTY_I8 if a["board_times"] is None else a["board_times"],
+        )
+        if not ok:
+            raise StoreError(f"{self.where} changed while its graph was built: try again")
+
+    def finish(self) -> None:
+        if self.pos is None:
+            self._start_placing()
+        a = self.a
+        assert self.pos is not None
+        if not np.array_equal(self.pos, a["board_indptr"][1:]):
+            raise StoreError(f"{self.where} changed while its graph was built: try again")
+        bw = _EMPTY_F4 if a["board_weights"] is None else a["board_weights"]
+        bt = _EMPTY_I8 if a["board_times"] is None else a["board_times"]
+        _sort_rows(a["board_indptr"], a["board_pins"], bw, bt)
+        _transpose(
+            a["board_indptr"],
+            a["board_pins"],
+            bw,
+            bt,
+            a["pin_indptr"],
+            a["pin_boards"],
+            _EMPTY_F4 if a["pin_weights"] is None else a["pin_weights"],
+            _EMPTY_I8 if a["pin_times"] is None else a["pin_times"],
+        )
 
 
 def topic_counts(graph: Graph, pin_codes: np.ndarray) -> sps.csr_matrix:
@@ -238,24 +447,48 @@ def topic_counts(graph: Graph, pin_codes: np.ndarray) -> sps.csr_matrix:
 
 # -- loading and caching ------------------------------------------------------------------------
 
-_memo: dict[Path, Graph] = {}
+_memo: dict[tuple[str, ...], Graph] = {}
 _memo_lock = threading.Lock()
 _MEMO_SIZE = 2
+_warned: set[str] = set()
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 1 << 20
+"""Edges read from the store per chunk while a graph is built."""
 
 
-def load_graph(store: Store, dataset: str) -> Graph:
-    """The graph of ``dataset``, from the cache directory if built before, else from the store."""
+def _warn_once(key: str, message: str) -> None:
+    """One line on stderr (through logging) the first time ``key`` comes up in this process."""
+    if key not in _warned:
+        _warned.add(key)
+        log.warning(message)
+
+
+def load_graph(store: Store, dataset: str, reporter: Reporter = SILENT) -> Graph:
+    """The graph of ``dataset``: memory-mapped from its cache directory if built before (shared
+    with every other process on this machine, nothing copied), else built from the store in
+    chunks and cached there. A store whose cache directory cannot be used (a regular file in its
+    place, no permission, a full disk) still works: the graph is built in memory, with a one-line
+    warning. Building a version's cache removes the files of the dataset's older versions."""
     info = store.dataset(dataset)
-    path = store.cache_dir(dataset, info.fingerprint) / CACHE_FILE
+    directory: Path | None = None
+    try:
+        directory = store.cache_dir(dataset, info.fingerprint) / CACHE_DIR
+    except OSError as exc:
+        _warn_once(
+            str(store.path),
+            f"warning: cannot use the cache directory of store {store.path} "
+            f"({exc.strerror or exc}): graphs are built in memory on every start",
+        )
+    key = (str(store.path.resolve()), dataset, info.fingerprint)
     with _memo_lock:
-        if path in _memo:
-            return _memo[path]
-    graph = _read_cache(path, dataset, info.fingerprint) if path.exists() else None
+        if key in _memo:
+            return _memo[key]
+    graph = _read_cache(directory, info) if directory is not None else None
     if graph is None:
-        graph = _build(store, info)
-        _write_cache(graph, path)
+        graph = _build(store, info, directory, reporter)
     with _memo_lock:
-        _memo[path] = graph
+        _memo[key] = graph
         while len(_memo) > _MEMO_SIZE:
             del _memo[next(iter(_memo))]
     return graph
@@ -290,110 +523,234 @@ def _read_attributes(
     return out
 
 
-def _build(store: Store, info: DatasetInfo) -> Graph:
-    dataset, n_pins, n_boards = info.name, info.pins, info.boards
+def _column(batch: Any, name: str, dtype: type) -> np.ndarray:
+    """One column of an Arrow record batch as numpy (no copy for the store's int32 ids)."""
+    col = batch.column(batch.schema.get_field_index(name))
+    return np.ascontiguousarray(col.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def _batches(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[Any]:
+    """The rows of ``sql`` as Arrow record batches of about :data:`BATCH_ROWS` rows."""
+    rel = con.sql(sql)
+    for name in ("to_arrow_reader", "fetch_arrow_reader"):  # DuckDB >= 1.5, before
+        reader = getattr(rel, name, None)
+        if reader is not None:
+            yield from reader(BATCH_ROWS)
+            return
+    raise StoreError("this DuckDB cannot read results as Arrow record batches")
+
+
+def _fill(
+    store: Store,
+    info: DatasetInfo,
+    alloc: Allocate,
+    reporter: Reporter,
+) -> tuple[dict[str, Any], dict[str, Attribute], dict[str, Attribute]]:
+    """The CSR arrays (allocated by ``alloc``) and the attributes of ``info``'s dataset, read
+    from the store in chunks of :data:`BATCH_ROWS` edges: one pass counts, one places."""
+    dataset = info.name
+    where = f"dataset {dataset!r}"
+    arrays = _csr_arrays(
+        info.pins, info.boards, info.edges, info.has_weights, info.has_timestamps, alloc
+    )
+    builder = _CSRBuilder(arrays, info.pins, info.boards, where)
     cols = ["board_idx", "pin_idx"]
     if info.has_weights:
         cols.append("coalesce(weight, 1.0)::FLOAT AS weight")
     if info.has_timestamps:
         cols.append(f"coalesce(epoch_us(ts), {NO_TIME})::BIGINT AS ts")
+    edges = table(dataset, "edges")
+    total = 2 * max(info.edges, 1)
+    done = 0
     with store.connect(read_only=True) as con:
-        arrays = con.execute(
-            f"SELECT {', '.join(cols)} FROM {table(dataset, 'edges')}"
-        ).fetchnumpy()
-        pin_attrs = _read_attributes(con, dataset, "pins", list(info.pin_attributes), n_pins)
+        for batch in _batches(con, f"SELECT board_idx, pin_idx FROM {edges}"):
+            builder.count(
+                _column(batch, "board_idx", np.int32), _column(batch, "pin_idx", np.int32)
+            )
+            done += batch.num_rows
+            reporter.progress(done, total, "graph: counting edges")
+        for batch in _batches(con, f"SELECT {', '.join(cols)} FROM {edges}"):
+            builder.place(
+                _column(batch, "board_idx", np.int32),
+                _column(batch, "pin_idx", np.int32),
+                _column(batch, "weight", np.float32) if info.has_weights else None,
+                _column(batch, "ts", np.int64) if info.has_timestamps else None,
+            )
+            done += batch.num_rows
+            reporter.progress(done, total, "graph: placing edges")
+        pin_attrs = _read_attributes(con, dataset, "pins", list(info.pin_attributes), info.pins)
         board_attrs = _read_attributes(
-            con, dataset, "boards", list(info.board_attributes), n_boards
+            con, dataset, "boards", list(info.board_attributes), info.boards
         )
-    return Graph.from_edges(
-        n_pins,
-        n_boards,
-        np.asarray(arrays["board_idx"]),
-        np.asarray(arrays["pin_idx"]),
-        weights=np.asarray(arrays["weight"]) if info.has_weights else None,
-        times=np.asarray(arrays["ts"]) if info.has_timestamps else None,
+    builder.finish()
+    reporter.progress(total, total, "graph: done")
+    return arrays, pin_attrs, board_attrs
+
+
+def _graph(
+    info: DatasetInfo,
+    arrays: dict[str, Any],
+    pin_attrs: dict[str, Attribute],
+    board_attrs: dict[str, Attribute],
+) -> Graph:
+    return Graph(
+        n_pins=info.pins,
+        n_boards=info.boards,
         pin_attributes=pin_attrs,
         board_attributes=board_attrs,
-        dataset=dataset,
+        dataset=info.name,
         fingerprint=info.fingerprint,
-    )
-
-
-_ARRAYS = (
-    "pin_indptr",
-    "pin_boards",
-    "board_indptr",
-    "board_pins",
-    "pin_weights",
-    "board_weights",
-    "pin_times",
-    "board_times",
-)
-
-
-def _write_cache(graph: Graph, path: Path) -> None:
-    arrays: dict[str, Any] = {"shape": np.array([graph.n_pins, graph.n_boards], dtype=np.int64)}
-    for name in _ARRAYS:
-        value = getattr(graph, name)
-        if value is not None:
-            arrays[name] = value
-    for kind, attrs in (("pin", graph.pin_attributes), ("board", graph.board_attributes)):
-        for name, attr in attrs.items():
-            arrays[f"{kind}_attr/{name}/codes"] = attr.codes
-            arrays[f"{kind}_attr/{name}/values"] = np.array(attr.values, dtype=str)
-    # Written under a private name and renamed, so a concurrent reader never sees half a file.
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.npz")
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)  # a read-only cache directory only costs a rebuild next time
-
-
-def _read_cache(path: Path, dataset: str, fingerprint: str) -> Graph | None:
-    """The cached graph, or None when the file is unreadable or inconsistent (then rebuilt)."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            n_pins, n_boards = (int(x) for x in z["shape"])
-            arrays: dict[str, Any] = {n: z[n] if n in z.files else None for n in _ARRAYS}
-            attrs: dict[str, dict[str, Attribute]] = {"pin": {}, "board": {}}
-            for key in z.files:
-                kind, sep, rest = key.partition("_attr/")
-                if sep and rest.endswith("/codes"):
-                    name = rest[: -len("/codes")]
-                    values = tuple(str(v) for v in z[f"{kind}_attr/{name}/values"])
-                    attrs[kind][name] = Attribute(codes=z[key], values=values)
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return None
-    graph = Graph(
-        n_pins=n_pins,
-        n_boards=n_boards,
-        pin_attributes=attrs["pin"],
-        board_attributes=attrs["board"],
-        dataset=dataset,
-        fingerprint=fingerprint,
         **arrays,
     )
+
+
+def _build(store: Store, info: DatasetInfo, directory: Path | None, reporter: Reporter) -> Graph:
+    """Build the graph; into the cache directory when there is one (then memory-mapped from
+    there), else in memory."""
+    if directory is not None:
+        try:
+            _write_cache(store, info, directory, reporter)
+        except OSError as exc:
+            _warn_once(
+                str(directory),
+                f"warning: cannot write the graph cache in {directory} "
+                f"({exc.strerror or exc}): the graph is built in memory",
+            )
+        else:
+            graph = _read_cache(directory, info)
+            if graph is not None:
+                with contextlib.suppress(OSError):
+                    store.purge_artifacts(info.name, keep=info.fingerprint)
+                return graph
+    return _graph(info, *_fill(store, info, _in_memory, reporter))
+
+
+def _file_array(path: Path, dtype: np.dtype[Any], size: int) -> np.ndarray:
+    """A writable ``.npy`` file of ``size`` elements mapped in memory, its space reserved on disk
+    first (a full disk fails here, with OSError, not later with SIGBUS inside a mapping)."""
+    if size == 0:
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(0, dtype=dtype), allow_pickle=False)
+        return np.zeros(0, dtype=dtype)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                 "shape": (size,)}
+    )  # fmt: skip
+    offset = header.tell()
+    with open(path, "wb") as f:
+        f.write(header.getvalue())
+        f.flush()
+        os.posix_fallocate(f.fileno(), 0, offset + size * dtype.itemsize)
+    return np.memmap(path, dtype=dtype, mode="r+", offset=offset, shape=(size,))
+
+
+def _write_cache(store: Store, info: DatasetInfo, directory: Path, reporter: Reporter) -> None:
+    """Build the graph straight into its cache files: ``.npy`` arrays and ``meta.json`` (last),
+    written all or nothing (:func:`atomic_write_many`)."""
+    specs = _array_specs(info.pins, info.boards, info.edges, info.has_weights, info.has_timestamps)
+    attr_files = [
+        (kind, name, f"{kind}_attr_{i}.npy")
+        for kind, names in (("pin", info.pin_attributes), ("board", info.board_attributes))
+        for i, name in enumerate(names)
+    ]
+    paths = [directory / f"{name}.npy" for name, _, _ in specs]
+    paths += [directory / file for _, _, file in attr_files] + [directory / META_FILE]
+
+    def write(tmps: list[Path]) -> None:
+        tmp = dict(zip([p.name for p in paths], tmps, strict=True))
+        mapped: list[np.ndarray] = []
+
+        def alloc(name: str, dtype: np.dtype[Any], size: int) -> np.ndarray:
+            a = _file_array(tmp[f"{name}.npy"], dtype, size)
+            mapped.append(a)
+            return a
+
+        _, pin_attrs, board_attrs = _fill(store, info, alloc, reporter)
+        for a in mapped:
+            if isinstance(a, np.memmap):
+                a.flush()
+        meta: dict[str, Any] = {
+            "version": CACHE_VERSION,
+            "dataset": info.name,
+            "fingerprint": info.fingerprint,
+            "shape": [info.pins, info.boards, info.edges],
+            "arrays": [name for name, _, _ in specs],
+            "attributes": [],
+        }
+        attrs = {"pin": pin_attrs, "board": board_attrs}
+        for kind, name, file in attr_files:
+            attr = attrs[kind][name]
+            with open(tmp[file], "wb") as f:
+                np.save(f, np.ascontiguousarray(attr.codes, dtype=np.int32), allow_pickle=False)
+            meta["attributes"].append(
+                {"kind": kind, "name": name, "file": file, "values": list(attr.values)}
+            )
+        tmp[META_FILE].write_text(json.dumps(meta))
+
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write_many(paths, write, overwrite=True)
+    with contextlib.suppress(OSError):
+        (directory.parent / "graph-v1.npz").unlink(missing_ok=True)  # the old single-file cache
+
+
+def _load_array(path: Path, dtype: np.dtype[Any], size: int) -> np.ndarray:
+    """A cached array mapped read-only (an empty one cannot be mapped: read)."""
+    a: np.ndarray = np.load(path, mmap_mode="r" if size else None, allow_pickle=False)
+    if a.dtype != dtype or a.shape != (size,):
+        raise ValueError(f"{path.name}: {a.dtype}{a.shape}, expected {dtype}({size},)")
+    return a
+
+
+def _read_cache(directory: Path, info: DatasetInfo) -> Graph | None:
+    """The cached graph mapped from ``directory``, or None when absent, unreadable or not of
+    ``info``'s version (then it is rebuilt). Checks sizes and row offsets, not every id: a
+    second process maps a graph of any size in milliseconds."""
+    meta_path = directory / META_FILE
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        if (
+            meta.get("version") != CACHE_VERSION
+            or meta.get("fingerprint") != info.fingerprint
+            or meta.get("shape") != [info.pins, info.boards, info.edges]
+        ):
+            return None
+        specs = _array_specs(
+            info.pins, info.boards, info.edges, info.has_weights, info.has_timestamps
+        )
+        if meta.get("arrays") != [name for name, _, _ in specs]:
+            return None
+        arrays: dict[str, Any] = dict.fromkeys(_ARRAYS)
+        for name, dtype, size in specs:
+            arrays[name] = _load_array(directory / f"{name}.npy", dtype, size)
+        attrs: dict[str, dict[str, Attribute]] = {"pin": {}, "board": {}}
+        for entry in meta["attributes"]:
+            n = info.pins if entry["kind"] == "pin" else info.boards
+            codes = _load_array(directory / entry["file"], np.dtype(np.int32), n)
+            attrs[entry["kind"]][entry["name"]] = Attribute(
+                codes=codes, values=tuple(str(v) for v in entry["values"])
+            )
+        if set(attrs["pin"]) != set(info.pin_attributes) or set(attrs["board"]) != set(
+            info.board_attributes
+        ):
+            return None
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    graph = _graph(info, arrays, attrs["pin"], attrs["board"])
     return graph if _consistent(graph) else None
 
 
 def _consistent(g: Graph) -> bool:
-    ok = (
-        g.pin_indptr.shape == (g.n_pins + 1,)
-        and g.board_indptr.shape == (g.n_boards + 1,)
-        and g.pin_indptr[-1] == g.pin_boards.shape[0] == g.board_indptr[-1]
-        and g.board_pins.shape[0] == g.n_edges
-        and (
-            g.n_edges == 0
-            or (
-                g.pin_boards.min() >= 0
-                and g.pin_boards.max() < g.n_boards
-                and g.board_pins.min() >= 0
-                and g.board_pins.max() < g.n_pins
-            )
-        )
-    )
-    return bool(ok)
+    """Row offsets that start at 0, never decrease and end at the number of edges (so every row
+    lies inside the id arrays)."""
+    for indptr in (g.pin_indptr, g.board_indptr):
+        if indptr.shape[0] == 0 or indptr[0] != 0 or indptr[-1] != g.n_edges:
+            return False
+        if indptr.shape[0] > 1 and not bool((np.diff(indptr) >= 0).all()):
+            return False
+    return g.board_pins.shape[0] == g.n_edges
 
 
 # -- pruning (Pixie's graph pruning) ------------------------------------------------------------
