@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from workbench.engine.errors import Cancelled, WorkbenchError
+from workbench.engine.progress import Reporter
 from workbench.engine.visual import (
     BuiltinEmbedder,
     CropError,
@@ -157,19 +158,19 @@ def test_progress_and_cancel(tmp_path: Path) -> None:
         p = tmp_path / f"{i}.png"
         _scene(i).save(p)
         paths.append(p)
-    calls: list[tuple[int, int]] = []
+    calls: list[tuple[float, float | None]] = []
     emb = BuiltinEmbedder(workers=2, chunk=3)
-    emb.embed_images(paths, progress=lambda d, t: calls.append((d, t)))
+    emb.embed_images(paths, Reporter(on_progress=lambda d, t, _s: calls.append((d, t))))
     assert calls[0] == (0, 10) and calls[-1] == (10, 10)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
     stop = threading.Event()
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: float, _total: float | None, _stage: str) -> None:
         if done >= 3:
             stop.set()
 
     with pytest.raises(Cancelled):
-        BuiltinEmbedder(workers=1, chunk=3).embed_images(paths, progress, stop.is_set)
+        BuiltinEmbedder(workers=1, chunk=3).embed_images(paths, Reporter(progress, stop.is_set))
 
 
 def test_crop_errors(tmp_path: Path, embedder: BuiltinEmbedder) -> None:

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from workbench.engine.errors import Cancelled, NotFoundError
+from workbench.engine.progress import Reporter
 from workbench.engine.visual import (
     CropError,
     ImageDecodeError,
@@ -182,8 +183,10 @@ def test_incremental_update_touches_only_changed_images(tmp_path: Path) -> None:
     Image.new("RGB", (50, 40), (10, 200, 30)).save(new_path)
     items[5][1].write_text("broken")
     changed = [it for it in items if it[0] != "s7"] + [("new", new_path)]
-    seen: list[tuple[int, int]] = []
-    second = update_builtin(cache, changed, workers=1, progress=lambda d, t: seen.append((d, t)))
+    seen: list[tuple[float, float | None]] = []
+    second = update_builtin(
+        cache, changed, workers=1, reporter=Reporter(lambda d, t, _s: seen.append((d, t)))
+    )
     assert second.extracted == 2 and second.reused == 5 and second.removed == 1
     assert [sid for sid, _ in second.failed] == ["s5"]
     assert seen[-1] == (3, 3)
@@ -212,8 +215,7 @@ def test_cancel_leaves_previous_space(tmp_path: Path) -> None:
             cache,
             items,
             workers=1,
-            progress=lambda d, t: stop.set() if d else None,
-            cancel=stop.is_set,
+            reporter=Reporter(lambda d, _t, _s: stop.set() if d else None, stop.is_set),
         )
     assert open_space(cache).count == 3
     remove_space(cache, "builtin")

@@ -12,7 +12,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from tests.tui.conftest import settle
 from workbench.engine.runs import list_runs, run_results
 from workbench.engine.store import Store
-from workbench.engine.visual.service import embeddings
+from workbench.services.visual import embeddings
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.widgets.crop_preview import OUTLINE, CropPreview, draw_box
 from workbench.tui.widgets.rows_table import RowsTable
@@ -36,10 +36,10 @@ async def test_index_search_crop_compare_fuse(runs_store: Store, make_app: MakeA
         await settle(pilot)
         assert embeddings(runs_store, "mini") == ["builtin"]
         [run] = list_runs(runs_store, kind="visual")
-        assert run.query == {"pin": "p00"} and run.params["k"] == 20
+        assert run.query == {"pin": "p00"} and run.params["k"] == 10  # the one default
         table = screen.query_one("#vis-table", RowsTable)
-        assert table.has_focus and table.row_count == 15  # every pin but the query
-        assert str(table.border_title).startswith(f"Run {run.run_id}: 15 pins like p00")
+        assert table.has_focus and table.row_count == 10
+        assert str(table.border_title).startswith(f"Run {run.run_id}: 10 pins like p00")
         top = [table.get_row_at(i)[2] for i in range(3)]
         assert set(top) == {"p04", "p08", "p12"}  # red, like p00, before any other colour
 
@@ -72,7 +72,7 @@ async def test_index_search_crop_compare_fuse(runs_store: Store, make_app: MakeA
         table.focus()
         await pilot.press("m")
         await settle(pilot)
-        assert app.current_mode == "compare"
+        assert app.current_mode == "compare", [n.message for n in app._notifications]
         assert app.screen.query_one("#compare-runs", Input).value == f"{run.run_id} 2"
         assert app.screen.query_one("#compare-summary", RowsTable).row_count == 1
 
@@ -85,6 +85,31 @@ async def test_index_search_crop_compare_fuse(runs_store: Store, make_app: MakeA
         )
         pins = run_results(runs_store, fused.run_id)["pin"].to_list()
         assert [table.get_row_at(i)[2] for i in range(table.row_count)] == pins
+
+        # m compares the ranking on screen (now the fusion) with the walk, not the last search.
+        table.focus()
+        await pilot.press("m")
+        await settle(pilot)
+        assert app.current_mode == "compare"
+        assert app.screen.query_one("#compare-runs", Input).value == f"{fused.run_id} 2"
+
+
+async def test_f1_lists_the_crop_keys(mini_store: Store, make_app: MakeApp) -> None:
+    from workbench.tui.screens.help import HelpScreen
+
+    app = make_app(mini_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("f1")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        rows = {row[2]: row[1] for row in app.screen.rows}
+        assert "arrows move it, shift+arrows resize" in rows["visual.crop"]
+        await pilot.press("escape", "ctrl+e")
+        await settle(pilot)
+        assert isinstance(app.screen.focused, CropPreview)
 
 
 async def test_explore_sends_a_pin(mini_store: Store, make_app: MakeApp) -> None:

@@ -302,6 +302,87 @@ def _normalise(v: np.ndarray) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
+def _cell(feat: np.ndarray, box: np.ndarray, g: int, gx: int, gy: int, c0: int, c1: int,
+          cell: np.ndarray, tmp: np.ndarray) -> None:  # fmt: skip
+    """Sum of channels c0..c1 over cell (gx, gy) of a g x g grid on ``box`` (x0, y0, x1, y1)."""
+    bw = box[2] - box[0]
+    bh = box[3] - box[1]
+    _pool(feat, box[0] + bw * gx / g, box[1] + bh * gy / g, box[0] + bw * (gx + 1) / g,
+          box[1] + bh * (gy + 1) / g, c0, c1, cell, tmp)  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def _colour_block(feat: np.ndarray, box: np.ndarray, n_col: int, grids: np.ndarray,
+                  vec: np.ndarray, cell: np.ndarray, tmp: np.ndarray) -> int:  # fmt: skip
+    """Hellinger-mapped Lab histograms per cell into ``vec``; returns the length written."""
+    pos = 0
+    for g in grids:
+        for gy in range(g):
+            for gx in range(g):
+                _cell(feat, box, g, gx, gy, 0, n_col, cell, tmp)
+                total = 0.0
+                for i in range(n_col):
+                    v = max(cell[i], 0.0)
+                    cell[i] = v
+                    total += v
+                for i in range(n_col):
+                    vec[pos + i] = np.sqrt(cell[i] / total) if total > 0.0 else 0.0
+                pos += n_col
+    _normalise(vec[0:pos])
+    return pos
+
+
+@numba.njit(cache=True, nogil=True)
+def _gradient_block(feat: np.ndarray, box: np.ndarray, c0: int, n_orient: int,
+                    grids: np.ndarray, clip: float, vec: np.ndarray, cell: np.ndarray,
+                    tmp: np.ndarray) -> int:  # fmt: skip
+    """Orientation histograms per cell: sqrt, L2, clip, L2 (as SIFT); returns the length."""
+    pos = 0
+    for g in grids:
+        for gy in range(g):
+            for gx in range(g):
+                _cell(feat, box, g, gx, gy, c0, c0 + n_orient, cell, tmp)
+                for i in range(n_orient):
+                    vec[pos + i] = np.sqrt(max(cell[i], 0.0))
+                pos += n_orient
+    grad = vec[0:pos]
+    _normalise(grad)
+    if clip > 0.0:
+        for i in range(pos):
+            grad[i] = min(grad[i], clip)
+        _normalise(grad)
+    return pos
+
+
+@numba.njit(cache=True, nogil=True)
+def _tiny_block(feat: np.ndarray, box: np.ndarray, lc: int, grid: int, colour_grid: int,
+                vec: np.ndarray, cell: np.ndarray, tmp: np.ndarray) -> int:  # fmt: skip
+    """Mean lightness on a fine grid (zero mean) and mean a/b on a coarse grid (grey is 0
+    already), L2-normalised together; returns the length written."""
+    n_l = grid * grid
+    n_ab = colour_grid * colour_grid
+    area = ((box[2] - box[0]) / grid) * ((box[3] - box[1]) / grid)
+    for gy in range(grid):
+        for gx in range(grid):
+            _cell(feat, box, grid, gx, gy, lc, lc + 1, cell, tmp)
+            vec[gy * grid + gx] = cell[0] / area
+    area = ((box[2] - box[0]) / colour_grid) * ((box[3] - box[1]) / colour_grid)
+    for gy in range(colour_grid):
+        for gx in range(colour_grid):
+            _cell(feat, box, colour_grid, gx, gy, lc + 1, lc + 3, cell, tmp)
+            vec[n_l + gy * colour_grid + gx] = cell[0] / area
+            vec[n_l + n_ab + gy * colour_grid + gx] = cell[1] / area
+    mean = 0.0
+    for i in range(n_l):
+        mean += vec[i]
+    mean /= n_l
+    for i in range(n_l):
+        vec[i] -= mean
+    _normalise(vec[0 : n_l + 2 * n_ab])
+    return n_l + 2 * n_ab
+
+
+@numba.njit(cache=True, nogil=True)
 def _describe_kernel(
     feat: np.ndarray,
     boxes: np.ndarray,
@@ -317,131 +398,24 @@ def _describe_kernel(
     w_tiny: float,
     out: np.ndarray,
 ) -> None:
-    n_ch = feat.shape[2]
-    tmp = np.empty(n_ch, dtype=np.float64)
-    cell = np.empty(n_ch, dtype=np.float64)
-    n_colour_dim = 0
-    for g in colour_grids:
-        n_colour_dim += g * g * n_col
-    n_grad_dim = 0
-    for g in hog_grids:
-        n_grad_dim += g * g * n_orient
-    n_tiny_l = tiny_grid * tiny_grid
-    n_tiny_ab = tiny_colour_grid * tiny_colour_grid
-    lc = n_col + n_orient
+    """Each box's descriptor into ``out``: the three blocks, weighted, unit norm overall."""
+    tmp = np.empty(feat.shape[2], dtype=np.float64)
+    cell = np.empty(feat.shape[2], dtype=np.float64)
     for bi in range(boxes.shape[0]):
-        bx0 = boxes[bi, 0]
-        by0 = boxes[bi, 1]
-        bx1 = boxes[bi, 2]
-        by1 = boxes[bi, 3]
-        bw = bx1 - bx0
-        bh = by1 - by0
+        box = boxes[bi]
         vec = out[bi]
-        # Colour block: Hellinger-mapped Lab histograms per cell.
-        pos = 0
-        for g in colour_grids:
-            for gy in range(g):
-                for gx in range(g):
-                    _pool(
-                        feat,
-                        bx0 + bw * gx / g,
-                        by0 + bh * gy / g,
-                        bx0 + bw * (gx + 1) / g,
-                        by0 + bh * (gy + 1) / g,
-                        0,
-                        n_col,
-                        cell,
-                        tmp,
-                    )
-                    total = 0.0
-                    for i in range(n_col):
-                        v = max(cell[i], 0.0)
-                        cell[i] = v
-                        total += v
-                    for i in range(n_col):
-                        vec[pos + i] = np.sqrt(cell[i] / total) if total > 0.0 else 0.0
-                    pos += n_col
-        _normalise(vec[0:n_colour_dim])
-        # Gradient block: orientation histograms per cell, sqrt, L2, clip, L2.
-        start = pos
-        for g in hog_grids:
-            for gy in range(g):
-                for gx in range(g):
-                    _pool(
-                        feat,
-                        bx0 + bw * gx / g,
-                        by0 + bh * gy / g,
-                        bx0 + bw * (gx + 1) / g,
-                        by0 + bh * (gy + 1) / g,
-                        n_col,
-                        n_col + n_orient,
-                        cell,
-                        tmp,
-                    )
-                    for i in range(n_orient):
-                        vec[pos + i] = np.sqrt(max(cell[i], 0.0))
-                    pos += n_orient
-        grad = vec[start:pos]
-        _normalise(grad)
-        if hog_clip > 0.0:
-            for i in range(grad.shape[0]):
-                grad[i] = min(grad[i], hog_clip)
-            _normalise(grad)
-        # Tiny-image block: lightness on a fine grid, a/b on a coarse grid, zero mean.
-        start = pos
-        for gy in range(tiny_grid):
-            for gx in range(tiny_grid):
-                _pool(
-                    feat,
-                    bx0 + bw * gx / tiny_grid,
-                    by0 + bh * gy / tiny_grid,
-                    bx0 + bw * (gx + 1) / tiny_grid,
-                    by0 + bh * (gy + 1) / tiny_grid,
-                    lc,
-                    lc + 1,
-                    cell,
-                    tmp,
-                )
-                area = (bw / tiny_grid) * (bh / tiny_grid)
-                vec[pos] = cell[0] / area
-                pos += 1
-        for gy in range(tiny_colour_grid):
-            for gx in range(tiny_colour_grid):
-                _pool(
-                    feat,
-                    bx0 + bw * gx / tiny_colour_grid,
-                    by0 + bh * gy / tiny_colour_grid,
-                    bx0 + bw * (gx + 1) / tiny_colour_grid,
-                    by0 + bh * (gy + 1) / tiny_colour_grid,
-                    lc + 1,
-                    lc + 3,
-                    cell,
-                    tmp,
-                )
-                area = (bw / tiny_colour_grid) * (bh / tiny_colour_grid)
-                vec[pos] = cell[0] / area
-                vec[pos + n_tiny_ab] = cell[1] / area
-                pos += 1
-        pos += n_tiny_ab
-        tl = vec[start : start + n_tiny_l]
-        mean = 0.0
-        for i in range(n_tiny_l):
-            mean += tl[i]
-        mean /= n_tiny_l
-        for i in range(n_tiny_l):
-            tl[i] -= mean
-        # a/b are already zero-centred (grey is 0); scale them like lightness.
-        tiny = vec[start:pos]
-        _normalise(tiny)
-        # Weighted concatenation, unit norm overall.
-        n_total = pos
-        for i in range(n_colour_dim):
+        a = _colour_block(feat, box, n_col, colour_grids, vec, cell, tmp)
+        b = a + _gradient_block(feat, box, n_col, n_orient, hog_grids, hog_clip, vec[a:], cell,
+                                tmp)  # fmt: skip
+        c = b + _tiny_block(feat, box, n_col + n_orient, tiny_grid, tiny_colour_grid, vec[b:],
+                            cell, tmp)  # fmt: skip
+        for i in range(a):
             vec[i] *= w_colour
-        for i in range(n_colour_dim, n_colour_dim + n_grad_dim):
+        for i in range(a, b):
             vec[i] *= w_grad
-        for i in range(n_colour_dim + n_grad_dim, n_total):
+        for i in range(b, c):
             vec[i] *= w_tiny
-        _normalise(vec[0:n_total])
+        _normalise(vec[0:c])
 
 
 def _weights(cfg: DescriptorConfig) -> tuple[float, float, float]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.visual.descriptors import (
     REGION_BOXES,
     DescriptorConfig,
@@ -26,20 +27,17 @@ from workbench.engine.visual.descriptors import (
     region_pixel_boxes,
     same_features,
 )
-from workbench.engine.visual.errors import Cancelled, ImageDecodeError
+from workbench.engine.visual.errors import ImageDecodeError
 from workbench.engine.visual.images import Box, load_rgb
 
 __all__ = [
     "BuiltinEmbedder",
-    "CancelFn",
     "Embedder",
     "Failed",
-    "ProgressFn",
     "default_workers",
+    "run_chunks",
 ]
 
-ProgressFn = Callable[[int, int], None]
-CancelFn = Callable[[], bool]
 # (position in the input sequence, or pin id at the storage level; one-line reason)
 Failed = list[tuple[int, str]]
 
@@ -58,6 +56,64 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def run_chunks(
+    n: int, one: Callable[[int], None], workers: int, chunk: int, reporter: Reporter
+) -> tuple[np.ndarray, Failed]:
+    """Call ``one(i)`` for i in 0..n-1 in chunks on ``workers`` threads (the numba kernels and
+    pillow release the GIL); an exception in ``one`` marks item i failed with a one-line reason.
+    Returns the mask of items that succeeded and the failures; reports progress per chunk and
+    stops (raising :class:`Cancelled`) when the reporter is cancelled."""
+    ok = np.zeros(n, dtype=bool)
+    failed: Failed = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def work(start: int) -> int:
+        done = 0
+        for i in range(start, min(start + chunk, n)):
+            if stop.is_set():
+                break
+            try:
+                one(i)
+                ok[i] = True
+            except Exception as exc:
+                with lock:
+                    failed.append((i, _reason(exc)))
+            done += 1
+        return done
+
+    starts = range(0, n, chunk)
+    done = 0
+    reporter.progress(0, n, "extracting")
+    try:
+        if workers <= 1 or n <= chunk:
+            for s in starts:
+                reporter.check("image extraction")
+                done += work(s)
+                reporter.progress(done, n, "extracting")
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(work, s) for s in starts]
+                try:
+                    for fut in futures:
+                        while True:
+                            reporter.check("image extraction")
+                            try:
+                                done += fut.result(timeout=0.1)
+                                break
+                            except TimeoutError:
+                                continue
+                        reporter.progress(done, n, "extracting")
+                finally:
+                    stop.set()
+                    for fut in futures:
+                        fut.cancel()
+    finally:
+        stop.set()
+    failed.sort()
+    return ok, failed
+
+
 class Embedder(ABC):
     """Maps image files to float32 vectors of a fixed dimension (compared by inner product)."""
 
@@ -67,16 +123,13 @@ class Embedder(ABC):
 
     @abstractmethod
     def embed_images(
-        self,
-        paths: Sequence[PathLike],
-        progress: ProgressFn | None = None,
-        cancel: CancelFn | None = None,
+        self, paths: Sequence[PathLike], reporter: Reporter = SILENT
     ) -> tuple[np.ndarray, Failed]:
         """Vectors [n_ok, dim] for the readable images, in input order, and the failures.
 
         ``failed`` lists ``(position in paths, reason)``; the rows of the vectors are the
         paths that are not in ``failed``. Never raises for a bad image; raises
-        :class:`Cancelled` when ``cancel()`` returns true.
+        :class:`Cancelled` when the reporter is cancelled.
         """
 
     @abstractmethod
@@ -140,93 +193,35 @@ class BuiltinEmbedder(Embedder):
         return whole, describe_boxes(feat, boxes, self.region_config)
 
     def _run(
-        self,
-        paths: Sequence[PathLike],
-        regions: bool,
-        progress: ProgressFn | None,
-        cancel: CancelFn | None,
+        self, paths: Sequence[PathLike], regions: bool, reporter: Reporter
     ) -> tuple[np.ndarray, np.ndarray | None, Failed]:
         n = len(paths)
         out = np.zeros((n, self.dim), dtype=np.float32)
         reg = np.zeros((n, self.n_regions, self.region_dim), dtype=np.float32) if regions else None
-        ok = np.zeros(n, dtype=bool)
-        failed: Failed = []
-        lock = threading.Lock()
-        stop = threading.Event()
 
-        def work(start: int) -> int:
-            done = 0
-            for i in range(start, min(start + self.chunk, n)):
-                if stop.is_set():
-                    break
-                try:
-                    whole, parts = self._one(paths[i], regions)
-                    out[i] = whole
-                    if reg is not None:
-                        reg[i] = parts
-                    ok[i] = True
-                except Exception as exc:
-                    with lock:
-                        failed.append((i, _reason(exc)))
-                done += 1
-            return done
+        def one(i: int) -> None:
+            whole, parts = self._one(paths[i], regions)
+            out[i] = whole
+            if reg is not None:
+                reg[i] = parts
 
-        starts = range(0, n, self.chunk)
-        done = 0
-        if progress is not None:
-            progress(0, n)
-        try:
-            if self.workers <= 1 or n <= self.chunk:
-                for s in starts:
-                    if cancel is not None and cancel():
-                        raise Cancelled("image extraction cancelled")
-                    done += work(s)
-                    if progress is not None:
-                        progress(done, n)
-            else:
-                with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                    futures = [pool.submit(work, s) for s in starts]
-                    try:
-                        for fut in futures:
-                            while True:
-                                if cancel is not None and cancel():
-                                    raise Cancelled("image extraction cancelled")
-                                try:
-                                    done += fut.result(timeout=0.1)
-                                    break
-                                except TimeoutError:
-                                    continue
-                            if progress is not None:
-                                progress(done, n)
-                    finally:
-                        stop.set()
-                        for fut in futures:
-                            fut.cancel()
-        finally:
-            stop.set()
-        failed.sort()
+        ok, failed = run_chunks(n, one, self.workers, self.chunk, reporter)
         return out[ok], (reg[ok] if reg is not None else None), failed
 
     def embed_images(
-        self,
-        paths: Sequence[PathLike],
-        progress: ProgressFn | None = None,
-        cancel: CancelFn | None = None,
+        self, paths: Sequence[PathLike], reporter: Reporter = SILENT
     ) -> tuple[np.ndarray, Failed]:
-        vectors, _, failed = self._run(paths, False, progress, cancel)
+        vectors, _, failed = self._run(paths, False, reporter)
         return vectors, failed
 
     def embed_with_regions(
-        self,
-        paths: Sequence[PathLike],
-        progress: ProgressFn | None = None,
-        cancel: CancelFn | None = None,
+        self, paths: Sequence[PathLike], reporter: Reporter = SILENT
     ) -> tuple[np.ndarray, np.ndarray, Failed]:
         """Whole-image vectors [n_ok, dim] and region vectors [n_ok, n_regions, region_dim].
 
         Region 0 is the whole image described with the region layout.
         """
-        vectors, regions, failed = self._run(paths, True, progress, cancel)
+        vectors, regions, failed = self._run(paths, True, reporter)
         assert regions is not None
         return vectors, regions, failed
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,7 @@ __all__ = [
     "check_box",
     "image_size",
     "load_rgb",
+    "load_rgb_square",
     "to_rgb",
     "working_size",
 ]
@@ -80,7 +82,11 @@ def to_rgb(im: Image.Image) -> Image.Image:
 
 def _open(path: Path) -> Image.Image:
     try:
-        if os.path.getsize(path) == 0:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            # a FIFO or a device would block the reader or never end
+            raise ImageDecodeError(f"{path}: not a regular file")
+        if st.st_size == 0:
             raise ImageDecodeError(f"{path}: empty file")
         im = Image.open(path)
     except ImageDecodeError:
@@ -190,3 +196,23 @@ def check_box(box: Box, width: int, height: int) -> tuple[float, float, float, f
     if w < 2 or h < 2:
         raise CropError(f"crop box {box!r} is smaller than 2x2 pixels")
     return x, y, w, h
+
+
+def load_rgb_square(path: str | os.PathLike[str], size: int) -> np.ndarray:
+    """Decode ``path`` to an RGB uint8 array [size, size, 3] (stretched, as image models take
+    it); raises :class:`ImageDecodeError` for unreadable files."""
+    p = Path(path)
+    im = _open(p)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if im.format == "JPEG":
+                im.draft("RGB", (size * 2, size * 2))
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            rgb = to_rgb(im).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
+        return np.asarray(rgb, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, EOFError) as exc:
+        raise ImageDecodeError(f"{p}: cannot decode ({exc})") from exc
+    finally:
+        im.close()

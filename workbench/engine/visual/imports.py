@@ -249,6 +249,7 @@ def import_embeddings(
     id_column: str | None = None,
     vector_column: str | None = None,
     exact_threshold: int = EXACT_THRESHOLD,
+    fingerprint: str | None = None,
 ) -> BuildReport:
     """Validate precomputed embeddings and store them as the space ``name``.
 
@@ -287,4 +288,5 @@ def import_embeddings(
         source=str(Path(path).resolve()),
         exact_threshold=exact_threshold,
         missing=missing,
+        fingerprint=fingerprint,
     )

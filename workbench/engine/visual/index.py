@@ -19,6 +19,8 @@ from typing import Any
 import faiss
 import numpy as np
 
+from workbench.engine.atomic import atomic_write
+
 __all__ = [
     "EXACT_THRESHOLD",
     "IndexInfo",
@@ -249,10 +251,8 @@ def _search(
 
 
 def save_index(index: faiss.Index, path: Path) -> None:
-    """Write a faiss index atomically (temp file in the same directory, then os.replace)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    faiss.write_index(index, str(tmp))
-    os.replace(tmp, path)
+    """Write a faiss index through the atomic writer (replacing an older file)."""
+    atomic_write(path, lambda tmp: faiss.write_index(index, str(tmp)), overwrite=True)
 
 
 def load_index(path: Path, mmap: bool = False) -> faiss.Index:

@@ -10,12 +10,13 @@ regularised by ``eps`` times the largest one so near-empty components do not blo
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import scipy.linalg
+
+from workbench.engine.atomic import atomic_write
 
 __all__ = ["Whitening", "fit_whitening", "l2_normalise"]
 
@@ -57,16 +58,19 @@ class Whitening:
         return out[0] if single else out
 
     def save(self, path: Path) -> None:
-        """Write to ``path`` (.npz) atomically."""
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        np.savez(
-            tmp,
-            mean=self.mean,
-            projection=self.projection,
-            power=np.float64(self.power),
-            eps=np.float64(self.eps),
-        )
-        os.replace(tmp, path)
+        """Write to ``path`` (.npz) through the atomic writer."""
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                np.savez(
+                    f,
+                    mean=self.mean,
+                    projection=self.projection,
+                    power=np.float64(self.power),
+                    eps=np.float64(self.eps),
+                )
+
+        atomic_write(path, write, overwrite=True)
 
     @classmethod
     def load(cls, path: Path) -> Whitening:

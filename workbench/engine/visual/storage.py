@@ -1,6 +1,6 @@
 """On-disk embedding spaces: incremental extraction, whitening, indexes, atomic updates.
 
-Layout under the caller's ``cache_dir`` (already keyed by dataset and fingerprint)::
+Layout under the caller's ``cache_dir`` (keyed by dataset and fingerprint by the caller)::
 
     visual/<name>/meta.json          the commit point, replaced atomically; names the generation
     visual/<name>/<generation>/      ids.npy (str), vectors.npy (float32, unit rows),
@@ -10,10 +10,11 @@ Layout under the caller's ``cache_dir`` (already keyed by dataset and fingerprin
                                      regions.faiss
     visual/<name>/.lock              held while an update runs
 
-An update writes a new generation directory, then replaces ``meta.json`` (temp file +
-``os.replace``), then deletes older generations, so readers always see a complete space.
-``meta.json`` keeps each image's path, mtime and size: only new or changed images are
-extracted again (and images that failed stay failed until their file changes).
+An update writes a new generation directory, then replaces ``meta.json`` (through
+:mod:`workbench.engine.atomic`), then deletes older generations, so readers always see a complete
+space. ``meta.json`` keeps each image's path, mtime and size: only new or changed images are
+extracted again (and images that failed stay failed until their file changes). ``meta.json`` also
+records the fingerprint of the dataset version the space was built for, checked on use.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from workbench.engine.atomic import atomic_write
+from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.visual.descriptors import DescriptorConfig
-from workbench.engine.visual.embedders import BuiltinEmbedder, CancelFn, ProgressFn
-from workbench.engine.visual.errors import Cancelled, NotFoundError, VisualInputError
+from workbench.engine.visual.embedders import BuiltinEmbedder
+from workbench.engine.visual.errors import NotFoundError, VisualInputError
 from workbench.engine.visual.index import EXACT_THRESHOLD, IndexInfo, build_index, save_index
 from workbench.engine.visual.pca import Whitening, fit_whitening, l2_normalise
 
@@ -47,10 +50,10 @@ __all__ = [
     "BUILTIN",
     "FORMAT",
     "BuildReport",
-    "atomic_write_bytes",
     "list_spaces",
     "read_meta",
     "remove_space",
+    "save_npy",
     "space_dir",
     "update_builtin",
     "write_space",
@@ -92,9 +95,9 @@ class BuildReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        """One line for the CLI."""
+        """One line for a person."""
         parts = [f"{self.name}: {self.count} vectors, dim {self.dim}"]
-        if self.kind == BUILTIN:
+        if self.kind in (BUILTIN, "onnx"):
             parts.append(f"{self.extracted} extracted, {self.reused} reused")
         if self.removed:
             parts.append(f"{self.removed} removed")
@@ -123,31 +126,21 @@ def space_dir(cache_dir: Path, name: str) -> Path:
     return Path(cache_dir) / "visual" / _check_name(name)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same directory and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
+def save_npy(path: Path, arr: np.ndarray) -> None:
+    """Write one array as ``.npy`` through the atomic writer (replacing an older file)."""
+
+    def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+            np.save(f, arr, allow_pickle=False)
 
-
-def _save_npy(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npy")
-    np.save(tmp, arr, allow_pickle=False)
-    os.replace(tmp, path)
+    atomic_write(path, write, overwrite=True)
 
 
 def read_meta(directory: Path) -> dict[str, Any] | None:
     """The space's meta.json, or None if there is none (or it is unreadable)."""
     try:
         data = json.loads((directory / "meta.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return None
@@ -174,6 +167,7 @@ def list_spaces(cache_dir: Path) -> list[dict[str, Any]]:
                 "regions": meta.get("regions") is not None,
                 "index": (meta.get("index") or {}).get("kind"),
                 "updated": meta.get("updated"),
+                "fingerprint": meta.get("fingerprint"),
             }
         )
     return out
@@ -206,45 +200,38 @@ def _locked(directory: Path) -> Iterator[None]:
         fh.close()
 
 
-def _new_generation(directory: Path) -> Path:
+@contextlib.contextmanager
+def _generation(directory: Path) -> Iterator[Path]:
+    """A fresh generation directory, removed again unless the block commits it."""
     gen = directory / f"g{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
     gen.mkdir(parents=True)
-    return gen
+    try:
+        yield gen
+    except BaseException:
+        shutil.rmtree(gen, ignore_errors=True)
+        raise
 
 
 def _commit(directory: Path, gen: Path, meta: dict[str, Any]) -> None:
     meta = {**meta, "format": FORMAT, "generation": gen.name}
     meta["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-    atomic_write_bytes(directory / "meta.json", json.dumps(meta, indent=1).encode())
+    text = json.dumps(meta, indent=1)
+    atomic_write(directory / "meta.json", lambda tmp: tmp.write_text(text), overwrite=True)
     for old in directory.iterdir():
         if old.is_dir() and old.name != gen.name and old.name.startswith("g"):
             shutil.rmtree(old, ignore_errors=True)
 
 
 def _signature(path: Path) -> tuple[int, int] | None:
+    """(mtime, size) of a regular image file; None if missing or not a regular file (a FIFO
+    or a device would block or never end)."""
     try:
         st = path.stat()
     except OSError:
         return None
+    if not os.path.isfile(path):
+        return None
     return st.st_mtime_ns, st.st_size
-
-
-def _load_previous(directory: Path, meta: dict[str, Any]) -> dict[str, Any] | None:
-    gen = directory / str(meta.get("generation", ""))
-    try:
-        ids = np.load(gen / "ids.npy", allow_pickle=False)
-        raw = np.load(gen / "raw.npy", mmap_mode="r", allow_pickle=False)
-        regions = (
-            np.load(gen / "regions.npy", mmap_mode="r", allow_pickle=False)
-            if meta.get("regions")
-            else None
-        )
-        region_pca = Whitening.load(gen / "regions_pca.npz") if meta.get("regions") else None
-    except (OSError, ValueError):
-        return None
-    if raw.shape[0] != ids.shape[0] or (regions is not None and regions.shape[0] != ids.shape[0]):
-        return None
-    return {"ids": ids, "raw": raw, "regions": regions, "region_pca": region_pca}
 
 
 def _as_items(items: Sequence[tuple[object, str | os.PathLike[str]]]) -> list[tuple[str, Path]]:
@@ -259,6 +246,203 @@ def _as_items(items: Sequence[tuple[object, str | os.PathLike[str]]]) -> list[tu
     return out
 
 
+# -- an incremental update of the built-in space, step by step ---------------------------------
+
+
+@dataclass
+class _Previous:
+    """What an earlier build of the same descriptor left that can be reused."""
+
+    positions: dict[str, int]
+    raw: np.ndarray
+    regions: np.ndarray | None
+    region_pca: Whitening | None
+    images: dict[str, list[Any]]
+    failed: dict[str, list[Any]]
+
+
+def _load_previous(directory: Path, embedder: BuiltinEmbedder, regions: bool) -> _Previous | None:
+    """The reusable part of the space in ``directory``, if it was built the same way."""
+    meta = read_meta(directory)
+    if (
+        meta is None
+        or meta.get("kind") != BUILTIN
+        or meta.get("version") != embedder.version
+        or (regions and not meta.get("regions"))
+    ):
+        return None
+    gen = directory / str(meta.get("generation", ""))
+    try:
+        ids = np.load(gen / "ids.npy", allow_pickle=False)
+        raw = np.load(gen / "raw.npy", mmap_mode="r", allow_pickle=False)
+        reg = np.load(gen / "regions.npy", mmap_mode="r", allow_pickle=False) if regions else None
+        region_pca = Whitening.load(gen / "regions_pca.npz") if regions else None
+    except (OSError, ValueError):
+        return None
+    if raw.shape[0] != ids.shape[0] or (reg is not None and reg.shape[0] != ids.shape[0]):
+        return None
+    return _Previous(
+        positions={str(s): i for i, s in enumerate(ids)},
+        raw=raw,
+        regions=reg,
+        region_pca=region_pca,
+        images=meta.get("images", {}),
+        failed=meta.get("failed", {}),
+    )
+
+
+@dataclass
+class _Plan:
+    """Which images are reused, which failed before and still fail, which to extract."""
+
+    reuse: dict[str, int]
+    todo: list[int]
+    failed: dict[str, tuple[str, int, int, str]]
+    signatures: dict[str, tuple[int, int]]
+    removed: int
+
+
+def _plan(entries: list[tuple[str, Path]], prev: _Previous | None) -> _Plan:
+    plan = _Plan({}, [], {}, {}, 0)
+    for i, (sid, path) in enumerate(entries):
+        sig = _signature(path)
+        if sig is None:
+            why = "not a regular file" if os.path.lexists(path) else "no such file"
+            plan.failed[sid] = (str(path), 0, 0, why)
+            continue
+        plan.signatures[sid] = sig
+        key = [str(path), sig[0], sig[1]]
+        if prev is not None and sid in prev.positions and prev.images.get(sid) == key:
+            plan.reuse[sid] = prev.positions[sid]
+        elif prev is not None and sid in prev.failed and prev.failed[sid][:3] == key:
+            plan.failed[sid] = (str(path), sig[0], sig[1], str(prev.failed[sid][3]))
+        else:
+            plan.todo.append(i)
+    if prev is not None:
+        wanted = {sid for sid, _ in entries}
+        plan.removed = sum(1 for s in prev.positions if s not in wanted)
+    return plan
+
+
+@dataclass
+class _Extracted:
+    """Descriptors of the images extracted in this update, by pin id."""
+
+    raw: dict[str, np.ndarray] = field(default_factory=dict)
+    regions: dict[str, np.ndarray] = field(default_factory=dict)
+    region_pca: Whitening | None = None
+
+
+def _project_regions(reg: np.ndarray, pca: Whitening) -> np.ndarray:
+    flat = reg.reshape(-1, reg.shape[2])
+    return pca.apply(flat).astype(np.float16).reshape(reg.shape[0], -1, pca.out_dim)
+
+
+def _extract(
+    embedder: BuiltinEmbedder,
+    entries: list[tuple[str, Path]],
+    plan: _Plan,
+    region_pca: Whitening | None,
+    regions: bool,
+    reporter: Reporter,
+    seed: int,
+) -> _Extracted:
+    """Describe the images in ``plan.todo`` chunk by chunk, in a seeded random order (the first
+    chunk fits the region projection when there is none yet); failures go into ``plan``."""
+    out = _Extracted(region_pca=region_pca)
+    order = np.random.default_rng(seed).permutation(len(plan.todo)) if plan.todo else []
+    todo = [plan.todo[j] for j in order]
+    total = len(todo)
+    reporter.progress(0, total, "extracting")
+    for start in range(0, total, CHUNK):
+        chunk = todo[start : start + CHUNK]
+        part = reporter.scaled(start, len(chunk), total, "extracting")
+        paths = [entries[i][1] for i in chunk]
+        projected = None
+        if regions:
+            whole, reg, bad = embedder.embed_with_regions(paths, part)
+            if out.region_pca is None and reg.shape[0] > 0:
+                flat = reg.reshape(-1, reg.shape[2])
+                dim = min(REGION_DIM, flat.shape[1])
+                out.region_pca = fit_whitening(flat, dim=dim, power=0.0, eps=0.0, seed=seed)
+            if out.region_pca is not None and reg.shape[0]:
+                projected = _project_regions(reg, out.region_pca)
+        else:
+            whole, bad = embedder.embed_images(paths, part)
+        bad_pos = {p for p, _ in bad}
+        for p, reason in bad:
+            sid, path = entries[chunk[p]]
+            sig = plan.signatures[sid]
+            plan.failed[sid] = (str(path), sig[0], sig[1], reason)
+        good = [j for j in range(len(chunk)) if j not in bad_pos]
+        for row, j in enumerate(good):
+            sid = entries[chunk[j]][0]
+            out.raw[sid] = whole[row].astype(np.float16)
+            if projected is not None:
+                out.regions[sid] = projected[row]
+    reporter.progress(total, total, "extracting")
+    return out
+
+
+@dataclass
+class _Assembled:
+    """Every image's descriptors in input order: reused rows and new rows together."""
+
+    keep: list[tuple[str, Path]]
+    ids: np.ndarray
+    raw: np.ndarray
+    regions: np.ndarray | None
+
+
+def _assemble(
+    entries: list[tuple[str, Path]],
+    plan: _Plan,
+    new: _Extracted,
+    prev: _Previous | None,
+    embedder: BuiltinEmbedder,
+) -> _Assembled:
+    keep = [(sid, path) for sid, path in entries if sid in plan.reuse or sid in new.raw]
+    n = len(keep)
+    raw = np.zeros((n, embedder.dim), dtype=np.float16)
+    reg: np.ndarray | None = None
+    if new.region_pca is not None:
+        reg = np.zeros((n, embedder.n_regions, new.region_pca.out_dim), dtype=np.float16)
+    for row, (sid, _) in enumerate(keep):
+        if sid in new.raw:
+            raw[row] = new.raw[sid]
+            if reg is not None:
+                reg[row] = new.regions[sid]
+        else:
+            assert prev is not None
+            raw[row] = prev.raw[plan.reuse[sid]]
+            if reg is not None and prev.regions is not None:
+                reg[row] = prev.regions[plan.reuse[sid]]
+    ids = np.array([sid for sid, _ in keep], dtype=str)
+    return _Assembled(keep, ids, raw, reg)
+
+
+def _whiten(raw: np.ndarray, whiten: bool, seed: int) -> tuple[np.ndarray, Whitening | None]:
+    """Search vectors of raw descriptors: PCA-whitened when there are enough of them."""
+    raw32 = raw.astype(np.float32)
+    n = raw32.shape[0]
+    if not whiten or n < MIN_WHITEN:
+        return l2_normalise(raw32), None
+    dim = min(WHITEN_DIM, n // 4, raw32.shape[1])
+    w = fit_whitening(raw32, dim=dim, power=WHITEN_POWER, eps=WHITEN_EPS, seed=seed)
+    return w.apply(raw32), w
+
+
+def _write_regions(
+    gen: Path, reg: np.ndarray, pca: Whitening, per_image: int, exact_threshold: int, seed: int
+) -> tuple[IndexInfo, dict[str, Any]]:
+    save_npy(gen / "regions.npy", reg)
+    pca.save(gen / "regions_pca.npz")
+    flat = reg.reshape(-1, reg.shape[2]).astype(np.float32)
+    index, info = build_index(flat, exact_threshold=exact_threshold, seed=seed)
+    save_index(index, gen / "regions.faiss")
+    return info, {"per_image": per_image, "dim": pca.out_dim, "index": info.to_json()}
+
+
 def update_builtin(
     cache_dir: Path,
     items: Sequence[tuple[object, str | os.PathLike[str]]],
@@ -269,187 +453,82 @@ def update_builtin(
     exact_threshold: int = EXACT_THRESHOLD,
     region_exact_threshold: int = REGION_EXACT_THRESHOLD,
     workers: int | None = None,
-    progress: ProgressFn | None = None,
-    cancel: CancelFn | None = None,
+    reporter: Reporter = SILENT,
     seed: int = 0,
+    fingerprint: str | None = None,
+    reuse_from: Sequence[Path] = (),
 ) -> BuildReport:
     """Extract (incrementally), whiten and index the built-in descriptor of ``items``.
 
     ``items`` are ``(pin_id, image_path)`` pairs; ids are stored as strings. Images whose
-    path, mtime and size are unchanged since the last update are not decoded again. Unreadable
-    images are skipped and listed in ``report.failed`` as ``(pin_id, reason)``. With
-    ``regions`` the 18 region descriptors per image needed by crop search are stored too.
-    Whole-image vectors get an exact index below ``exact_threshold`` vectors and HNSW above;
-    region vectors likewise with ``region_exact_threshold``.
-    ``progress(done, total)`` counts images to extract; ``cancel()`` returning true raises
-    :class:`Cancelled` and leaves the previous space untouched.
+    path, mtime and size are unchanged since the last update are not decoded again (also when
+    the last update is in one of the ``reuse_from`` cache directories, e.g. an older version of
+    the dataset). Unreadable images are skipped and listed in ``report.failed`` as
+    ``(pin_id, reason)``. With ``regions`` the region descriptors per image needed by crop
+    search are stored too. Whole-image vectors get an exact index below ``exact_threshold``
+    vectors and HNSW above; region vectors likewise with ``region_exact_threshold``.
+    ``reporter`` counts images to extract; a cancel raises :class:`Cancelled` and leaves the
+    previous space untouched. ``fingerprint`` (the dataset version) is recorded in meta.json.
     """
     t0 = time.perf_counter()
     directory = space_dir(cache_dir, name)
     entries = _as_items(items)
     embedder = BuiltinEmbedder(config, workers=workers)
     with _locked(directory):
-        old_meta = read_meta(directory)
-        prev = None
-        if (
-            old_meta is not None
-            and old_meta.get("kind") == BUILTIN
-            and old_meta.get("version") == embedder.version
-            and (bool(old_meta.get("regions")) or not regions)
-        ):
-            prev = _load_previous(directory, old_meta)
-        old_images: dict[str, list[Any]] = (old_meta or {}).get("images", {}) if prev else {}
-        old_failed: dict[str, list[Any]] = (old_meta or {}).get("failed", {}) if prev else {}
-        old_pos = {str(s): i for i, s in enumerate(prev["ids"])} if prev else {}
-
-        reuse: dict[str, int] = {}
-        todo: list[int] = []
-        failed: dict[str, tuple[str, int, int, str]] = {}
-        sigs: dict[str, tuple[int, int]] = {}
-        for i, (sid, path) in enumerate(entries):
-            sig = _signature(path)
-            if sig is None:
-                failed[sid] = (str(path), 0, 0, "no such file")
-                continue
-            sigs[sid] = sig
-            key = [str(path), sig[0], sig[1]]
-            if sid in old_pos and old_images.get(sid) == key:
-                reuse[sid] = old_pos[sid]
-            elif sid in old_failed and old_failed[sid][:3] == key:
-                failed[sid] = (str(path), sig[0], sig[1], str(old_failed[sid][3]))
-            else:
-                todo.append(i)
-        wanted = {sid for sid, _ in entries}
-        removed = sum(1 for s in old_pos if s not in wanted)
-
-        region_pca = prev["region_pca"] if prev and regions else None
-        raw_new: dict[str, np.ndarray] = {}
-        reg_new: dict[str, np.ndarray] = {}
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(len(todo)) if todo else np.zeros(0, dtype=np.int64)
-        todo_sorted = [todo[j] for j in order]
-        total = len(todo_sorted)
-        if total == 0 and progress is not None:
-            progress(0, 0)
-        done_before = 0
-        for start in range(0, total, CHUNK):
-            chunk = todo_sorted[start : start + CHUNK]
-            paths = [entries[i][1] for i in chunk]
-
-            def chunk_progress(done: int, _n: int, base: int = done_before) -> None:
-                if progress is not None:
-                    progress(base + done, total)
-
-            reg: np.ndarray | None = None
-            if regions:
-                whole, reg, bad = embedder.embed_with_regions(paths, chunk_progress, cancel)
-                if region_pca is None and reg.shape[0] > 0:
-                    flat = reg.reshape(-1, reg.shape[2])
-                    dim = min(REGION_DIM, flat.shape[1])
-                    region_pca = fit_whitening(flat, dim=dim, power=0.0, eps=0.0, seed=seed)
-            else:
-                whole, bad = embedder.embed_images(paths, chunk_progress, cancel)
-            bad_pos = {p for p, _ in bad}
-            for p, reason in bad:
-                sid, path = entries[chunk[p]]
-                sig = sigs[sid]
-                failed[sid] = (str(path), sig[0], sig[1], reason)
-            good = [j for j in range(len(chunk)) if j not in bad_pos]
-            projected = None
-            if reg is not None and region_pca is not None and reg.shape[0]:
-                flat = reg.reshape(-1, reg.shape[2])
-                projected = (
-                    region_pca.apply(flat)
-                    .astype(np.float16)
-                    .reshape(reg.shape[0], -1, region_pca.out_dim)
-                )
-            for row, j in enumerate(good):
-                sid = entries[chunk[j]][0]
-                raw_new[sid] = whole[row].astype(np.float16)
-                if projected is not None:
-                    reg_new[sid] = projected[row]
-            done_before += len(chunk)
-        if cancel is not None and cancel():
-            raise Cancelled("visual index update cancelled")
-
-        keep = [(sid, path) for sid, path in entries if sid in reuse or sid in raw_new]
-        n = len(keep)
-        raw_dim = embedder.dim
-        raw = np.zeros((n, raw_dim), dtype=np.float16)
-        ids = np.array([sid for sid, _ in keep], dtype=str)
-        reg_all: np.ndarray | None = None
-        if regions and region_pca is not None:
-            reg_all = np.zeros((n, embedder.n_regions, region_pca.out_dim), dtype=np.float16)
-        for row, (sid, _) in enumerate(keep):
-            if sid in raw_new:
-                raw[row] = raw_new[sid]
-                if reg_all is not None:
-                    reg_all[row] = reg_new[sid]
-            else:
-                raw[row] = prev["raw"][reuse[sid]]  # type: ignore[index]
-                if reg_all is not None:
-                    reg_all[row] = prev["regions"][reuse[sid]]  # type: ignore[index]
-
+        prev = _load_previous(directory, embedder, regions)
+        for other in reuse_from:
+            if prev is not None:
+                break
+            prev = _load_previous(space_dir(other, name), embedder, regions)
+        plan = _plan(entries, prev)
+        pca = prev.region_pca if prev is not None and regions else None
+        new = _extract(embedder, entries, plan, pca, regions, reporter, seed)
+        built = _assemble(entries, plan, new, prev, embedder)
         report = BuildReport(
             name=name,
             kind=BUILTIN,
-            count=n,
-            dim=raw_dim,
-            extracted=len(raw_new),
-            reused=len(reuse),
-            removed=removed,
-            failed=sorted((sid, f[3]) for sid, f in failed.items()),
+            count=len(built.keep),
+            dim=embedder.dim,
+            extracted=len(new.raw),
+            reused=len(plan.reuse),
+            removed=plan.removed,
+            failed=sorted((sid, f[3]) for sid, f in plan.failed.items()),
         )
-        gen = _new_generation(directory)
-        try:
-            raw32 = raw.astype(np.float32)
-            whitening: Whitening | None = None
-            if whiten and n >= MIN_WHITEN:
-                whitening = fit_whitening(
-                    raw32,
-                    dim=min(WHITEN_DIM, n // 4, raw_dim),
-                    power=WHITEN_POWER,
-                    eps=WHITEN_EPS,
-                    seed=seed,
-                )
-                vectors = whitening.apply(raw32)
+        with _generation(directory) as gen:
+            vectors, whitening = _whiten(built.raw, whiten, seed)
+            if whitening is not None:
                 whitening.save(gen / "whitening.npz")
-            else:
-                vectors = l2_normalise(raw32)
-            del raw32
             report.whitened = whitening is not None
-            report.dim = int(vectors.shape[1]) if n else raw_dim
-            _save_npy(gen / "ids.npy", ids)
-            _save_npy(gen / "raw.npy", raw)
-            _save_npy(gen / "vectors.npy", vectors)
-            if n:
-                index, info = build_index(vectors, exact_threshold=exact_threshold, seed=seed)
+            report.dim = int(vectors.shape[1]) if report.count else embedder.dim
+            save_npy(gen / "ids.npy", built.ids)
+            save_npy(gen / "raw.npy", built.raw)
+            save_npy(gen / "vectors.npy", vectors)
+            if report.count:
+                index, report.index = build_index(
+                    vectors, exact_threshold=exact_threshold, seed=seed
+                )
                 save_index(index, gen / "index.faiss")
-                report.index = info
             region_meta: dict[str, Any] | None = None
-            if reg_all is not None and region_pca is not None:
-                _save_npy(gen / "regions.npy", reg_all)
-                region_pca.save(gen / "regions_pca.npz")
-                flat = reg_all.reshape(-1, reg_all.shape[2]).astype(np.float32)
-                rindex, rinfo = build_index(flat, exact_threshold=region_exact_threshold, seed=seed)
-                save_index(rindex, gen / "regions.faiss")
-                report.regions = rinfo
-                region_meta = {
-                    "per_image": embedder.n_regions,
-                    "dim": region_pca.out_dim,
-                    "index": rinfo.to_json(),
-                }
-            if cancel is not None and cancel():
-                raise Cancelled("visual index update cancelled")
+            if built.regions is not None and new.region_pca is not None:
+                report.regions, region_meta = _write_regions(
+                    gen,
+                    built.regions,
+                    new.region_pca,
+                    embedder.n_regions,
+                    region_exact_threshold,
+                    seed,
+                )
+            reporter.check("the visual index update")
             meta = {
                 "name": name,
                 "kind": BUILTIN,
                 "version": embedder.version,
+                "fingerprint": fingerprint,
                 "descriptor": embedder.config.to_json(),
                 "region_descriptor": embedder.region_config.to_json(),
-                "raw_dim": raw_dim,
+                "raw_dim": embedder.dim,
                 "dim": report.dim,
-                "count": n,
+                "count": report.count,
                 "whitening": (
                     {"dim": whitening.out_dim, "power": whitening.power, "eps": whitening.eps}
                     if whitening is not None
@@ -457,13 +536,10 @@ def update_builtin(
                 ),
                 "index": report.index.to_json() if report.index else None,
                 "regions": region_meta,
-                "images": {sid: [str(p), *sigs[sid]] for sid, p in keep},
-                "failed": {sid: list(f) for sid, f in failed.items()},
+                "images": {sid: [str(p), *plan.signatures[sid]] for sid, p in built.keep},
+                "failed": {sid: list(f) for sid, f in plan.failed.items()},
             }
             _commit(directory, gen, meta)
-        except BaseException:
-            shutil.rmtree(gen, ignore_errors=True)
-            raise
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -477,43 +553,46 @@ def write_space(
     exact_threshold: int = EXACT_THRESHOLD,
     missing: int = 0,
     seed: int = 0,
+    fingerprint: str | None = None,
+    kind: str = "imported",
+    extra: dict[str, Any] | None = None,
 ) -> BuildReport:
-    """Store precomputed vectors (rows L2-normalised here) as the space ``name`` and index it."""
+    """Store precomputed vectors (rows L2-normalised here) as the space ``name`` and index it.
+
+    ``kind`` is "imported" (vectors from a file) or "onnx" (computed by a model, see
+    :mod:`workbench.engine.visual.onnx`); ``extra`` is kept in meta.json."""
     t0 = time.perf_counter()
     if name == BUILTIN:
         raise VisualInputError(f"the name {BUILTIN!r} is reserved for the built-in descriptor")
     directory = space_dir(cache_dir, name)
     vecs = l2_normalise(np.asarray(vectors, dtype=np.float32))
     id_arr = np.array([str(s) for s in ids], dtype=str)
-    with _locked(directory):
-        gen = _new_generation(directory)
-        try:
-            _save_npy(gen / "ids.npy", id_arr)
-            _save_npy(gen / "vectors.npy", vecs)
-            info: IndexInfo | None = None
-            if vecs.shape[0]:
-                index, info = build_index(vecs, exact_threshold=exact_threshold, seed=seed)
-                save_index(index, gen / "index.faiss")
-            meta = {
-                "name": name,
-                "kind": "imported",
-                "version": f"imported-{uuid.uuid4().hex[:10]}",
-                "source": source,
-                "dim": int(vecs.shape[1]),
-                "count": int(vecs.shape[0]),
-                "whitening": None,
-                "index": info.to_json() if info else None,
-                "regions": None,
-                "images": {},
-                "failed": {},
-            }
-            _commit(directory, gen, meta)
-        except BaseException:
-            shutil.rmtree(gen, ignore_errors=True)
-            raise
+    with _locked(directory), _generation(directory) as gen:
+        save_npy(gen / "ids.npy", id_arr)
+        save_npy(gen / "vectors.npy", vecs)
+        info: IndexInfo | None = None
+        if vecs.shape[0]:
+            index, info = build_index(vecs, exact_threshold=exact_threshold, seed=seed)
+            save_index(index, gen / "index.faiss")
+        meta = {
+            "name": name,
+            "kind": kind,
+            "version": f"{kind}-{uuid.uuid4().hex[:10]}",
+            "fingerprint": fingerprint,
+            "source": source,
+            "dim": int(vecs.shape[1]),
+            "count": int(vecs.shape[0]),
+            "whitening": None,
+            "index": info.to_json() if info else None,
+            "regions": None,
+            "images": {},
+            "failed": {},
+            **(extra or {}),
+        }
+        _commit(directory, gen, meta)
     return BuildReport(
         name=name,
-        kind="imported",
+        kind=kind,
         count=int(vecs.shape[0]),
         dim=int(vecs.shape[1]),
         index=info,

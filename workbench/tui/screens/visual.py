@@ -1,12 +1,12 @@
 """The Visual screen: pins that look like a pin's image or an image file, or like a crop box inside
-it, via ``visual.service.visual_search`` (as ``workbench visual search``); indexes the dataset's
-images (``index_images``), fuses the visual ranking with a stored walk ranking (``fuse_runs``) and
-sends the two to Compare."""
+it, via :func:`workbench.services.visual.search` (as ``workbench visual search``); indexes the
+dataset's images (``visual.index``), fuses the visual ranking with a stored walk ranking
+(``visual.fuse``) and sends the ranking on screen and the walk to Compare."""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -15,35 +15,26 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.validation import Integer, Number
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from workbench.engine.errors import Cancelled, NotFoundError, WorkbenchError
-from workbench.engine.runs import Run
+from workbench.engine.errors import WorkbenchError
+from workbench.engine.progress import Reporter
+from workbench.services import visual as svc
+from workbench.services.parsing import ParseError, format_crop, parse_crop, parse_where
 from workbench.tui.jobs import Job, JobContext
 from workbench.tui.screens.base import WorkbenchScreen
-from workbench.tui.widgets.crop_preview import THUMBNAIL, CropPreview, format_crop, parse_crop
+from workbench.tui.widgets.crop_preview import THUMBNAIL, CropPreview
 from workbench.tui.widgets.path_suggester import PathSuggester
 from workbench.tui.widgets.ranked_pins import RankedPins
 
 if TYPE_CHECKING:
     from PIL import Image
 
+    from workbench.services.visual import Run
+
 MODES = (("Like a pin", "pin"), ("Like an image file", "file"))
 FUSIONS = (("reciprocal rank", "rrf"), ("weighted scores", "weighted"))
-BUILTIN = "builtin"
 WALK_RUNS = 200
 """Recommend runs offered for fusion (the newest)."""
-
-
-def parse_where(text: str) -> dict[str, str]:
-    """``topic=food, color=red`` as ``{attribute: value}``."""
-    where: dict[str, str] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        key, sep, value = part.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise ValueError(f"filter {part!r}: expected attribute=value, e.g. topic=food")
-        where[key.strip()] = value.strip()
-    return where
+CROP_HELP = "Crop box on the picture: arrows move it, shift+arrows resize, Delete clears"
 
 
 def crop_problem(text: str, size: tuple[int, int] | None) -> str | None:
@@ -51,17 +42,13 @@ def crop_problem(text: str, size: tuple[int, int] | None) -> str | None:
     size is not known yet and only its form was checked)."""
     try:
         box = parse_crop(text)
-    except ValueError as exc:
+    except ParseError as exc:
         return str(exc)
     if box is None or size is None:
         return None
-    # The engine's own check. Its module is already loaded: the image's size came from it.
-    from workbench.engine.visual.errors import CropError
-    from workbench.engine.visual.images import check_box
-
     try:
-        check_box(box, *size)
-    except CropError as exc:
+        svc.check_box(box, *size)
+    except svc.CropError as exc:
         return str(exc)
     return None
 
@@ -88,12 +75,16 @@ class VisualScreen(WorkbenchScreen):
         Binding("ctrl+o", "index", "Index images", id="visual.index"),
         Binding("ctrl+f", "fuse", "Fuse with walk", id="visual.fuse"),
         Binding("m", "compare", "Compare with walk", id="visual.compare"),
+        Binding("ctrl+e", "edit_crop", CROP_HELP, id="visual.crop"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.visual_run: int | None = None
-        """The last visual search's run (what Fuse and Compare use)."""
+        """The last visual search's run (what Fuse combines with the walk)."""
+        self.shown_run: int | None = None
+        """The ranking on screen: the last search or the fusion made from it (what Compare
+        compares with the walk)."""
         self.query_pin: str | None = None
         """The pin that search looked like (None for an image file)."""
         self.walk_runs: dict[int, Run] = {}
@@ -115,7 +106,7 @@ class VisualScreen(WorkbenchScreen):
                 yield Static(id="vis-crop-hint", classes="param-hint")
                 with Horizontal(classes="param-row"):
                     yield Label("top k", classes="param-name")
-                    yield Input("20", id="vis-k", type="integer",
+                    yield Input(str(svc.TOP_K), id="vis-k", type="integer",
                                 validators=[Integer(1, 10_000)], compact=True)  # fmt: skip
                 with Horizontal(classes="param-row"):
                     yield Label("embedding", classes="param-name")
@@ -159,7 +150,7 @@ class VisualScreen(WorkbenchScreen):
     # -- the dataset --------------------------------------------------------------------------
 
     def _dataset_changed(self, dataset: str | None) -> None:
-        self.visual_run = None
+        self.visual_run = self.shown_run = None
         self.query_one("#vis-error", Label).update("")
         self._load_embeddings()
         self._load_walk_runs()
@@ -173,9 +164,7 @@ class VisualScreen(WorkbenchScreen):
             return
 
         def run(_ctx: JobContext) -> list[str]:
-            from workbench.engine.visual.service import embeddings
-
-            return embeddings(store, dataset)
+            return svc.embeddings(store, dataset)
 
         def done(names: list[str]) -> None:
             select = self.query_one("#vis-embedding", Select)
@@ -183,7 +172,7 @@ class VisualScreen(WorkbenchScreen):
             select.set_options([(n, n) for n in names])
             if names:
                 select.value = current if current in names else (
-                    BUILTIN if BUILTIN in names else names[0])  # fmt: skip
+                    svc.BUILTIN if svc.BUILTIN in names else names[0])  # fmt: skip
             if self.visual_run is None:
                 key = self.workbench.key_for("visual.index", "ctrl+o")
                 ranking.clear(
@@ -197,11 +186,9 @@ class VisualScreen(WorkbenchScreen):
         dataset, store = self.workbench.dataset, self.workbench.store
 
         def run(_ctx: JobContext) -> list[Run]:
-            from workbench.engine.runs import list_runs
-
             if dataset is None:
                 return []
-            return list_runs(store, dataset=dataset, kind="recommend", limit=WALK_RUNS)
+            return svc.fusable_runs(store, dataset, limit=WALK_RUNS)
 
         def done(runs: list[Run]) -> None:
             self.walk_runs = {r.run_id: r for r in runs}
@@ -268,21 +255,9 @@ class VisualScreen(WorkbenchScreen):
         def load(_ctx: JobContext) -> tuple[tuple[int, int], Image.Image]:
             from PIL import Image, ImageOps
 
-            # The same size the search checks crop boxes against (also loads that check).
-            from workbench.engine.visual.images import image_size
-
-            path = text
-            if by_pin:
-                from workbench.engine.dataset import pins_frame
-
-                rows = pins_frame(store, str(dataset), [text])
-                if rows.is_empty():
-                    raise NotFoundError(f"no pin {text!r} in {dataset}")
-                path = rows["image"][0]
-                if not path:
-                    raise WorkbenchError(f"pin {text} has no image")
+            path = svc.query_image(store, str(dataset), text) if by_pin else text
             path = os.path.expanduser(path)
-            size = image_size(path)
+            size = svc.image_size(path)
             with Image.open(path) as im:
                 im.draft("RGB", (THUMBNAIL * 2, THUMBNAIL * 2))
                 picture = ImageOps.exif_transpose(im).convert("RGB")
@@ -322,6 +297,10 @@ class VisualScreen(WorkbenchScreen):
         hint.update(problem or f"{pixels}; on the picture arrows move it, shift+arrows resize")
         hint.set_class(problem is not None, "-invalid")
 
+    def action_edit_crop(self) -> None:
+        """Focus the picture, where the keys move and resize the crop box."""
+        self.query_one(CropPreview).focus()
+
     @on(CropPreview.BoxChanged)
     def _box_moved(self, event: CropPreview.BoxChanged) -> None:
         self.query_one("#vis-crop", Input).value = format_crop(event.box)
@@ -329,14 +308,14 @@ class VisualScreen(WorkbenchScreen):
     # -- checking the form --------------------------------------------------------------------
 
     def _where(self) -> dict[str, str]:
-        """The attribute filter; raises ValueError naming what is wrong with it."""
+        """The attribute filter; raises WorkbenchError naming what is wrong with it."""
         where = parse_where(self.query_one("#vis-where", Input).value)
         info = next((d for d in self.workbench.datasets if d.name == self.workbench.dataset), None)
         if info is not None:
             for key in where:
                 if key not in info.pin_attributes:
                     known = ", ".join(info.pin_attributes) or "none"
-                    raise ValueError(f"unknown pin attribute {key!r} (attributes: {known})")
+                    raise ParseError(f"unknown pin attribute {key!r} (attributes: {known})")
         return where
 
     def _problems(self, *names: str) -> list[str]:
@@ -346,7 +325,7 @@ class VisualScreen(WorkbenchScreen):
             if name == "where":
                 try:
                     self._where()
-                except ValueError as exc:
+                except WorkbenchError as exc:
                     problems.append(str(exc))
                 continue
             box = self.query_one(f"#vis-{name}", Input)
@@ -391,27 +370,21 @@ class VisualScreen(WorkbenchScreen):
         crop = parse_crop(crop_text)
         k = int(self.query_one("#vis-k", Input).value)
         embedding_value = self.query_one("#vis-embedding", Select).value
-        embedding = embedding_value if isinstance(embedding_value, str) else BUILTIN
-        where = self._where()
-        dedup = self.query_one("#vis-dedup", Checkbox).value
+        embedding = embedding_value if isinstance(embedding_value, str) else svc.BUILTIN
         image = None if by_pin else os.path.expanduser(text)
+        request = svc.SearchRequest(
+            dataset, pin=text if by_pin else None, image=image, crop=crop, k=k,
+            embedding=embedding, where=self._where(),
+            exclude_duplicates=self.query_one("#vis-dedup", Checkbox).value,
+        )  # fmt: skip
+        where = request.where
 
-        def run(ctx: JobContext) -> tuple[Any, list[dict[str, Any]]]:
-            from workbench.engine.dataset import pins_frame
-            from workbench.engine.runs import delete_run
-            from workbench.engine.visual.service import visual_search
+        def run(ctx: JobContext) -> svc.Ranking:
+            return svc.search(store, request, _reporter(ctx))
 
-            result = visual_search(store, dataset, pin=text if by_pin else None, image=image,
-                                   crop=crop, k=k, embedding=embedding, where=where or None,
-                                   exclude_duplicates=dedup)  # fmt: skip
-            if ctx.cancelled:
-                delete_run(store, result.run_id)
-                raise Cancelled("visual search cancelled")
-            return result, pins_frame(store, dataset, result.results["pin"].to_list()).to_dicts()
-
-        def done(outcome: tuple[Any, list[dict[str, Any]]]) -> None:
-            result, pins = outcome
-            self.visual_run = result.run_id
+        def done(result: svc.Ranking) -> None:
+            pins = result.pins.to_dicts()
+            self.visual_run = self.shown_run = result.run_id
             self.query_pin = text if by_pin else None
             like = text if by_pin else os.path.basename(text)
             title = f"Run {result.run_id}: {len(result.results)} pins like {like}"
@@ -419,6 +392,7 @@ class VisualScreen(WorkbenchScreen):
             title += "".join(f", {k}={v}" for k, v in where.items())
             if dropped := result.info.get("excluded_duplicates"):
                 title += f" · {dropped} near-duplicates left out"
+            title += "".join(f" · {note}" for note in result.notes)
             self.query_one(RankedPins).show(
                 result.results.select("rank", "pin", "score").rows(), pins, title
             )
@@ -431,13 +405,12 @@ class VisualScreen(WorkbenchScreen):
 
     def _search_failed(self, error: WorkbenchError, embedding: str) -> None:
         label = self.query_one("#vis-error", Label)
-        missing = isinstance(error, NotFoundError) and "embedding yet" in str(error)
-        if missing and embedding == BUILTIN:  # the one embedding this screen can build
+        if error.hint == "index" and embedding == svc.BUILTIN:  # the one this screen builds
             key = self.workbench.key_for("visual.index", "ctrl+o")
             self._search_after_index = True
             label.update(
-                f"{str(error).partition(': run')[0]}: press {key} (Index images) to index "
-                "the images; the search runs when it is done"
+                f"{error}: press {key} (Index images) to index the images; the search runs "
+                "when it is done"
             )
             self.query_one("#vis-index", Button).focus()
             return
@@ -453,18 +426,15 @@ class VisualScreen(WorkbenchScreen):
             error.update("no dataset in use: choose one on the Datasets screen")
             return
 
-        def run(ctx: JobContext) -> Any:
-            from workbench.engine.visual.service import index_images
-
-            return index_images(
-                store,
-                dataset,
-                progress=lambda done, total: ctx.progress(done, total, f"{done:,} of {total:,}"),
-                cancel=lambda: ctx.cancelled,
+        def run(ctx: JobContext) -> svc.IndexResult:
+            reporter = Reporter(
+                on_progress=lambda d, t, _s: ctx.progress(d, t, f"{int(d):,} of {int(t or 0):,}"),
+                is_cancelled=lambda: ctx.cancelled,
             )
+            return svc.index(store, svc.IndexRequest(dataset), reporter)
 
-        def done(report: Any) -> None:
-            self.notify(report.summary(), title=f"Indexed {dataset}", markup=False)
+        def done(report: svc.IndexResult) -> None:
+            self.notify(report.summary, title=f"Indexed {dataset}", markup=False)
             if report.failed:
                 shown = "; ".join(f"{pin}: {why}" for pin, why in report.failed[:3])
                 more = f" and {len(report.failed) - 3} more" if len(report.failed) > 3 else ""
@@ -502,16 +472,15 @@ class VisualScreen(WorkbenchScreen):
         weight = float(self.query_one("#vis-weight", Input).value)
         k = int(self.query_one("#vis-k", Input).value)
 
-        def run(_ctx: JobContext) -> tuple[Any, list[dict[str, Any]]]:
-            from workbench.engine.dataset import pins_frame
-            from workbench.engine.visual.service import fuse_runs
+        request = svc.FuseRequest((visual, walk), method,
+                                  None if weight == 1 else (weight, 1.0), k)  # fmt: skip
 
-            result = fuse_runs(store, [visual, walk], method=method,
-                               weights=None if weight == 1 else [weight, 1.0], k=k)  # fmt: skip
-            return result, pins_frame(store, dataset, result.results["pin"].to_list()).to_dicts()
+        def run(ctx: JobContext) -> svc.Ranking:
+            return svc.fuse(store, request, _reporter(ctx))
 
-        def done(outcome: tuple[Any, list[dict[str, Any]]]) -> None:
-            result, pins = outcome
+        def done(result: svc.Ranking) -> None:
+            pins = result.pins.to_dicts()
+            self.shown_run = result.run_id
             source = self.walk_runs.get(walk)
             name = source.name or source.algorithm if source else "walk"
             weighted = f" (visual weight {weight:g})" if weight != 1 else ""
@@ -527,8 +496,9 @@ class VisualScreen(WorkbenchScreen):
                          on_error=lambda e: error.update(str(e))))  # fmt: skip
 
     def action_compare(self) -> None:
-        """Send the visual ranking and the walk run to Compare, which pairs rankings by query."""
-        visual, walk, store = self.visual_run, self._walk_run(), self.workbench.store
+        """Send the ranking on screen (the search, or its fusion) and the walk run to Compare,
+        which pairs rankings by query (two single rankings are compared as they are)."""
+        visual, walk, store = self.shown_run, self._walk_run(), self.workbench.store
         if visual is None:
             self.notify(
                 "search first, then compare its ranking with a walk run", severity="warning"
@@ -539,18 +509,15 @@ class VisualScreen(WorkbenchScreen):
             return
 
         def run(_ctx: JobContext) -> list[list[str]]:
-            from workbench.engine.runs import run_results
-
-            return [
-                run_results(store, r)["query"].unique().sort().to_list() for r in (visual, walk)
-            ]
+            return svc.shared_queries(store, (visual, walk))
 
         def done(queries: list[list[str]]) -> None:
-            if set(queries[0]) & set(queries[1]):
+            single = len(queries[0]) == 1 and len(queries[1]) == 1
+            if single or set(queries[0]) & set(queries[1]):
                 self.workbench.compare([visual, walk])
                 return
             self.notify(
-                f"Compare pairs rankings by query: visual run {visual} ranks "
+                f"Compare pairs rankings by query: run {visual} ranks "
                 f"{', '.join(queries[0])!r}, walk run {walk} ranks {', '.join(queries[1])!r}. "
                 "A search of the walk's pin (whole image) can be compared with it.",
                 title="Nothing to compare",
@@ -560,3 +527,8 @@ class VisualScreen(WorkbenchScreen):
             )
 
         self.run_job(Job("visual.compare", "Reading queries", run, done, show_progress=False))
+
+
+def _reporter(ctx: JobContext) -> Reporter:
+    """The job's cancel flag as a reporter (searches and fusions report no progress)."""
+    return Reporter(is_cancelled=lambda: ctx.cancelled)

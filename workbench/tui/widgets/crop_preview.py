@@ -3,7 +3,6 @@ when focused, arrow keys move the box and shift+arrows resize it."""
 
 from __future__ import annotations
 
-import re
 from typing import ClassVar
 
 from PIL import Image, ImageDraw
@@ -18,21 +17,6 @@ Box = tuple[int, int, int, int]
 THUMBNAIL = 320
 """Longest side of the decoded copy the box is drawn on (the terminal shows far fewer pixels)."""
 OUTLINE = (255, 196, 0)
-
-
-def parse_crop(text: str) -> Box | None:
-    """``X,Y,W,H`` (commas or spaces) as four whole numbers; empty text is no box."""
-    parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
-    if not parts:
-        return None
-    if len(parts) != 4 or not all(p.isdigit() for p in parts):
-        raise ValueError("crop box: four whole numbers X,Y,W,H (pixels), e.g. 10,10,64,64")
-    x, y, w, h = (int(p) for p in parts)
-    return x, y, w, h
-
-
-def format_crop(box: Box | None) -> str:
-    return ",".join(map(str, box)) if box else ""
 
 
 def draw_box(image: Image.Image, size: tuple[int, int], box: Box) -> Image.Image:
