@@ -52,8 +52,9 @@ def test_reload_gives_same_fingerprint_and_replace_is_required(
     store: Store, tiny_dir: Path
 ) -> None:
     first = load_dataset(store, [tiny_dir], "tiny").fingerprint
-    with pytest.raises(WorkbenchError, match="already exists; pass --replace"):
+    with pytest.raises(WorkbenchError, match="dataset 'tiny' already exists") as err:
         load_dataset(store, [tiny_dir], "tiny")
+    assert err.value.hint == "replace"
     assert load_dataset(store, [tiny_dir], "tiny", replace=True).fingerprint == first
 
 
