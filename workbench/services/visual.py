@@ -210,7 +210,6 @@ def index(store: Store, request: IndexRequest, reporter: Reporter = SILENT) -> I
             _images_or_refuse(store, request.dataset),
             reporter=reporter,
             fingerprint=version.fingerprint,
-            reuse_from=version.older,
         )
         return IndexResult.of(request.dataset, report)
     return IndexResult.of(request.dataset, _index_onnx(store, version, request, reporter))

@@ -2,8 +2,9 @@
 embedding spaces kept under the cache directory of the dataset's current version.
 
 Spaces live in ``Store.cache_dir(dataset, fingerprint) / "visual"``: a reloaded or re-created
-dataset has another fingerprint and so never meets the old version's vectors; each space's
-``meta.json`` also records the fingerprint it was built for, checked when it is opened. The use
+dataset has another fingerprint and so never meets the old version's vectors (a reload removes
+them, so its images are described again); each space's ``meta.json`` also records the
+fingerprint it was built for, checked when it is opened. The use
 cases (index, search, import, eval, fuse) are in :mod:`workbench.services.visual`.
 """
 
@@ -43,9 +44,6 @@ class DatasetVersion:
 
     info: DatasetInfo
     cache_dir: Path
-    older: tuple[Path, ...]
-    """Cache directories of other versions still on disk (vectors of unchanged image files may
-    be copied forward from them)."""
 
     @property
     def name(self) -> str:
@@ -59,12 +57,7 @@ class DatasetVersion:
 def dataset_version(store: Store, dataset: str) -> DatasetVersion:
     """The dataset's current version (NotFoundError for an unknown dataset)."""
     info = store.dataset(dataset)
-    cache = store.cache_dir(dataset, info.fingerprint)
-    root = store.artifacts_root(dataset)
-    older = tuple(
-        d for d in sorted(root.iterdir()) if d.is_dir() and not d.is_symlink() and d != cache
-    )
-    return DatasetVersion(info, cache, older)
+    return DatasetVersion(info, store.cache_dir(dataset, info.fingerprint))
 
 
 def dataset_images(store: Store, dataset: str) -> list[tuple[str, str]]:

@@ -456,19 +456,17 @@ def update_builtin(
     reporter: Reporter = SILENT,
     seed: int = 0,
     fingerprint: str | None = None,
-    reuse_from: Sequence[Path] = (),
 ) -> BuildReport:
     """Extract (incrementally), whiten and index the built-in descriptor of ``items``.
 
-    ``items`` are ``(pin_id, image_path)`` pairs; ids are stored as strings. Images whose
-    path, mtime and size are unchanged since the last update are not decoded again (also when
-    the last update is in one of the ``reuse_from`` cache directories, e.g. an older version of
-    the dataset). Unreadable images are skipped and listed in ``report.failed`` as
-    ``(pin_id, reason)``. With ``regions`` the region descriptors per image needed by crop
-    search are stored too. Whole-image vectors get an exact index below ``exact_threshold``
-    vectors and HNSW above; region vectors likewise with ``region_exact_threshold``.
-    ``reporter`` counts images to extract; a cancel raises :class:`Cancelled` and leaves the
-    previous space untouched. ``fingerprint`` (the dataset version) is recorded in meta.json.
+    ``items`` are ``(pin_id, image_path)`` pairs; ids are stored as strings. Images whose path,
+    mtime and size are unchanged since the last update are not decoded again. Unreadable images
+    are skipped and listed in ``report.failed`` as ``(pin_id, reason)``. With ``regions`` the
+    region descriptors per image needed by crop search are stored too. Whole-image vectors get
+    an exact index below ``exact_threshold`` vectors and HNSW above; region vectors likewise
+    with ``region_exact_threshold``. ``reporter`` counts images to extract; a cancel raises
+    :class:`Cancelled` and leaves the previous space untouched. ``fingerprint`` (the dataset
+    version) is recorded in meta.json.
     """
     t0 = time.perf_counter()
     directory = space_dir(cache_dir, name)
@@ -476,10 +474,6 @@ def update_builtin(
     embedder = BuiltinEmbedder(config, workers=workers)
     with _locked(directory):
         prev = _load_previous(directory, embedder, regions)
-        for other in reuse_from:
-            if prev is not None:
-                break
-            prev = _load_previous(space_dir(other, name), embedder, regions)
         plan = _plan(entries, prev)
         pca = prev.region_pca if prev is not None and regions else None
         new = _extract(embedder, entries, plan, pca, regions, reporter, seed)
