@@ -1,4 +1,4 @@
-"""`workbench recommend` and the engine function behind it: output, stored runs, errors, caching."""
+"""`workbench recommend` and the service behind it: output, stored runs, errors, caching, help."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from tests.conftest import write
 from workbench.cli import main
 from workbench.engine.errors import WorkbenchError
 from workbench.engine.ingest import load_dataset
-from workbench.engine.recommend import load_model, parse_pin_specs, recommend
+from workbench.engine.recommend import load_model
 from workbench.engine.runs import get_run, run_results
 from workbench.engine.store import Store
+from workbench.services.parsing import parse_pin_specs
+from workbench.services.recommend import RecommendRequest, recommend
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -130,6 +132,7 @@ def test_board_queries_with_recency_weights(tiny_db: str) -> None:
         (["--pin", "a", "--board", "B1"], "error: give either query pins or a board"),
         ([], "error: give either query pins or a board"),
         (["--pin", "a:-1"], "error: pin 'a:-1': the weight must be a number > 0"),
+        (["--pin", "a", "--seed", str(2**63)], "error: seed 9223372036854775808: expected a whole"),
         (["--pin", "a", "--top", "0"], "error: the number of results must be at least 1"),
         (
             ["--pin", "a", "--param", "bias=0.5", "--param", "topic=colour"],
@@ -153,7 +156,8 @@ def test_models_are_cached_until_the_dataset_changes(tmp_path: Path, tiny_dir: P
     load_dataset(store, [tiny_dir], "tiny", replace=True)
     refit = load_model(store, "tiny", "p3alpha", {"topk": "10"})
     assert refit is not first and refit.graph.n_edges == 3
-    result = recommend(store, "tiny", "p3alpha", {"topk": "10"}, pins=["a"], k=5)
+    result = recommend(store, RecommendRequest("tiny", ("a",), algo="p3alpha",
+                                               params={"topk": "10"}, k=5))  # fmt: skip
     assert result.results["pin"].to_list() == ["b"] and result.to_json()["results"][0]["pin"] == "b"
 
 
@@ -164,3 +168,34 @@ def test_pin_specs_take_an_optional_numeric_weight() -> None:
     )
     with pytest.raises(WorkbenchError, match="weight must be a number > 0"):
         parse_pin_specs(["x:0"])
+
+
+def test_help_lists_every_algorithm_with_ranges_and_defaults() -> None:
+    code, out, _ = run("recommend", "--help")
+    assert code == 0
+    assert "pixie-dn" in out and "rp3beta" in out and "ppr" in out
+    assert "steps: int in [1, 1,000,000,000], default 100,000" in out
+    assert "alpha: float in [0.001, 1], default 0.9" in out
+
+
+def test_steps_are_reported_for_every_algorithm(tiny_db: str) -> None:
+    """Not only for `pixie`: pixie-dn and ppr report theirs, algorithms without walks say '–'."""
+    for algo, shown in (("pixie-dn", "steps 2,000"), ("ppr", "steps "), ("itemknn", "steps –")):
+        code, out, err = run("recommend", "--dataset", "tiny", "--pin", "a", "--algo", algo,
+                             "--db", tiny_db, *(["--param", "steps=2000"] if algo != "ppr"
+                                                and algo != "itemknn" else []))  # fmt: skip
+        assert code == 0, err
+        assert shown in out.strip().splitlines()[-1], (algo, out)
+    ppr_line = out  # the last loop's output is itemknn's
+    assert "steps –" in ppr_line
+
+
+def test_held_store_answers_many_queries_through_one_open(tiny_db: str) -> None:
+    store = Store(tiny_db)
+    with store.open():
+        first = recommend(store, RecommendRequest("tiny", ("a",), params={"steps": "500"}))
+        second = recommend(store, RecommendRequest("tiny", ("b",), params={"steps": "500"}))
+    assert second.run_id == first.run_id + 1
+    # the file is released at the end of the block: another process can write it
+    code, out, err = run("runs", "--db", tiny_db, "--json")
+    assert code == 0 and len(json.loads(out)) == 2

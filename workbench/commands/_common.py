@@ -1,19 +1,23 @@
-"""What every sub-command shares: --db and --json options, store opening, output, progress."""
+"""What every sub-command shares: --db and --json options, opening the store, output, progress."""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from workbench.engine.errors import WorkbenchError
-from workbench.engine.store import Store, default_db_path
+from workbench.engine.progress import Reporter
+from workbench.services.parsing import parse_key_values
+
+__all__ = ["Progress", "db_option", "emit_json", "get_store", "json_option", "parse_key_values",
+           "show_progress"]  # fmt: skip
+
+if TYPE_CHECKING:
+    from workbench.services.datasets import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,28 +45,16 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")(f)
 
 
-def sample_dir() -> Path | None:
-    """The shipped sample dataset: next to the package in a checkout, inside it in a wheel."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here.parent / "sample_data", here / "sample_data"):
-        if (candidate / "pins.csv").exists():
-            return candidate
-    return None
+def get_store(ctx: click.Context | None = None, *, create: bool = False) -> Store:
+    """The store named by --db / $WORKBENCH_DB, which must exist unless ``create`` (a load); the
+    default store is created with the sample dataset on first use."""
+    from workbench.services.datasets import open_store
 
-
-def get_store(ctx: click.Context | None = None) -> Store:
-    """The store named by --db / $WORKBENCH_DB; a new store is filled with the sample dataset."""
     ctx = ctx or click.get_current_context()
-    path = Path((ctx.find_root().obj or {}).get("db") or default_db_path())
-    store = Store(path)
-    if not path.exists() and not os.environ.get("WORKBENCH_NO_SAMPLE"):
-        from workbench.engine.ingest import load_dataset
-
-        sample = sample_dir()
-        if sample is not None:
-            load_dataset(store, [sample], "sample")
-            click.echo(f"created {path} with the sample dataset 'sample'", err=True)
-    return store
+    opened = open_store((ctx.find_root().obj or {}).get("db"), create=create)
+    if opened.created_with_sample:
+        click.echo(f"created {opened.store.path} with the sample dataset 'sample'", err=True)
+    return opened.store
 
 
 def emit_json(obj: Any) -> None:
@@ -82,11 +74,11 @@ class Progress:
         self.started = time.monotonic()
         self._last = 0.0
 
-    def __call__(self, done: int, total: int, stage: str | None = None) -> None:
+    def __call__(self, done: float, total: float | None, stage: str | None = None) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
-        if now - self._last < 0.1 and done < total:
+        if now - self._last < 0.1 and (total is None or done < total):
             return
         self._last = now
         frac = done / total if total else 1.0
@@ -97,17 +89,11 @@ class Progress:
         text = f"\r{self.label}{' ' + stage if stage else ''} [{bar}] {frac:4.0%} {eta}"
         click.echo(text.ljust(79), err=True, nl=False)
 
+    @property
+    def reporter(self) -> Reporter:
+        """The reporter that draws this bar."""
+        return Reporter(on_progress=self)
+
     def close(self) -> None:
         if self.enabled:
             click.echo("\r" + " " * 79 + "\r", err=True, nl=False)
-
-
-def parse_key_values(items: tuple[str, ...], option: str) -> dict[str, str]:
-    """``KEY=VALUE`` pairs from repeated options, with a one-line error for a malformed one."""
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise WorkbenchError(f"{option} {item!r}: expected KEY=VALUE")
-        out[key.strip()] = value.strip()
-    return out

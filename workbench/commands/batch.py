@@ -10,33 +10,34 @@ from workbench.commands._common import (
     emit_json,
     get_store,
     json_option,
-    parse_key_values,
     show_progress,
 )
-from workbench.engine.batch import batch_recommend, read_board_list
-from workbench.engine.executors import EXECUTORS, make_executor
+from workbench.services import batch as svc
+from workbench.services import recommend as rec
+from workbench.services.parsing import parse_key_values
 
 
 @click.command()
 @click.option("--dataset", required=True)
-@click.option("--algo", default="pixie", show_default=True)
+@click.option("--algo", default=rec.DEFAULT_ALGORITHM, show_default=True)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE")
 @click.option("--boards", default="all", show_default=True, help="'all' or a file of board ids.")
-@click.option("--top", "k", type=int, default=10, show_default=True)
+@click.option("--top", "k", type=int, default=rec.DEFAULT_K, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--weighting",
-    type=click.Choice(["equal", "recency", "edge"]),
+    type=click.Choice(rec.BOARD_WEIGHTINGS),
     default="equal",
     show_default=True,
     help="Weights of a board's pins as query pins.",
 )
 @click.option("--out", required=True, type=click.Path(), help="Parquet file to write.")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
-@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True)
-@click.option("--workers", type=int, default=None, help="Cores (local) or Ray CPUs.")
+@click.option("--executor", type=click.Choice(svc.EXECUTORS), default="local", show_default=True)
+@click.option("--workers", type=int, default=None, help="Cores (local) or Ray CPUs (at least 1).")
 @click.option("--ray-address", default=None, help="An existing Ray cluster ('auto', ray://...).")
-@click.option("--chunk", type=int, default=512, show_default=True, help="Boards per task.")
+@click.option("--chunk", type=int, default=svc.DEFAULT_CHUNK, show_default=True,
+              help="Boards per task (at least 1).")  # fmt: skip
 @db_option
 @json_option
 def batch(
@@ -56,26 +57,14 @@ def batch(
     as_json: bool,
 ) -> None:
     """Top-K pins for every board (or those in a file), as a parquet ranked list."""
-    store = get_store()
-    store.dataset(dataset)
-    dense = None if boards == "all" else read_board_list(store, dataset, boards)
-    runner = make_executor(executor, workers, ray_address)
+    request = svc.BatchRequest(
+        dataset=dataset, out=out, algo=algo, params=parse_key_values(params, "--param"),
+        boards=boards, k=k, seed=seed, weighting=weighting, executor=executor, workers=workers,
+        ray_address=ray_address, chunk=chunk, overwrite=force,
+    )  # fmt: skip
+    svc.check_request(request)  # bad settings fail before the store is opened
     bar = Progress(f"batch {algo}", enabled=show_progress(as_json))
-    report = batch_recommend(
-        store,
-        dataset,
-        algo,
-        parse_key_values(params, "--param"),
-        out,
-        boards=dense,
-        k=k,
-        seed=seed,
-        weighting=weighting,
-        executor=runner,
-        chunk=chunk,
-        force=force,
-        progress=bar,
-    )
+    report = svc.batch(get_store(), request, bar.reporter)
     bar.close()
     if as_json:
         emit_json(report.to_json())

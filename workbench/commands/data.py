@@ -14,15 +14,14 @@ from workbench.commands._common import (
     json_option,
     show_progress,
 )
-from workbench.engine.dataset import dataset_summary
-from workbench.engine.ingest import FORMATS, load_dataset
-from workbench.engine.progress import Reporter
+from workbench.services import datasets as svc
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--dataset", "name", required=True, help="Name to store the dataset under.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(svc.formats()), default="auto",
+              show_default=True)  # fmt: skip
 @click.option("--images", type=click.Path(), help="Directory of images named by pin id.")
 @click.option("--replace", is_flag=True, help="Replace a dataset of the same name.")
 @db_option
@@ -30,10 +29,10 @@ from workbench.engine.progress import Reporter
 def load(paths: tuple[str, ...], name: str, fmt: str, images: str | None, replace: bool,
          as_json: bool) -> None:  # fmt: skip
     """Load files or directories into the store as one dataset, all or nothing."""
-    store = get_store()
+    store = get_store(create=True)
     bar = Progress(f"loading {name}", enabled=show_progress(as_json))
-    report = load_dataset(store, list(paths), name, fmt=fmt, images=images, replace=replace,
-                          reporter=Reporter(on_progress=bar))  # fmt: skip
+    request = svc.LoadRequest(tuple(paths), name, fmt, images, replace)
+    report = svc.load(store, request, bar.reporter)
     bar.close()
     if as_json:
         emit_json(asdict(report))
@@ -53,22 +52,17 @@ def load(paths: tuple[str, ...], name: str, fmt: str, images: str | None, replac
 @json_option
 def datasets(as_json: bool) -> None:
     """List the stored datasets."""
-    rows = get_store().datasets()
+    rows = svc.list_datasets(get_store())
     if as_json:
-        emit_json([
-            {"name": d.name, "pins": d.pins, "boards": d.boards, "edges": d.edges,
-             "has_split": d.has_split, "has_images": d.has_images, "format": d.format,
-             "fingerprint": d.fingerprint}
-            for d in rows
-        ])  # fmt: skip
+        emit_json(svc.datasets_json(rows))
         return
     if not rows:
         click.echo("no datasets (load one with `workbench load`)")
         return
     click.echo(f"{'name':<20} {'pins':>10} {'boards':>10} {'edges':>12}  badges")
     for d in rows:
-        badges = " ".join(b for b, on in (("split", d.has_split), ("images", d.has_images)) if on)
-        click.echo(f"{d.name:<20} {d.pins:>10,} {d.boards:>10,} {d.edges:>12,}  {badges}")
+        click.echo(f"{d.name:<20} {d.pins:>10,} {d.boards:>10,} {d.edges:>12,}  "
+                   f"{' '.join(svc.badges(d))}")  # fmt: skip
 
 
 @click.command()
@@ -77,24 +71,24 @@ def datasets(as_json: bool) -> None:
 @json_option
 def info(name: str, as_json: bool) -> None:
     """Counts, degree distributions, attributes and split of one dataset."""
-    s = dataset_summary(get_store(), name)
+    summary = svc.info(get_store(), name)
     if as_json:
-        emit_json(s)
+        emit_json(summary.to_json())
         return
-    click.echo(f"{s['name']}  ({s['format']}, loaded {s['loaded_at']}, fingerprint "
-               f"{s['fingerprint'][:12]})")  # fmt: skip
-    click.echo(f"  pins {s['pins']:,}  boards {s['boards']:,}  edges {s['edges']:,}  "
-               f"images {s['images']:,} (missing {s['missing_images']:,})")  # fmt: skip
-    for what in ("pin_degree", "board_degree"):
-        d = s[what]
-        click.echo(f"  {what.replace('_', ' ')}: min {d['min']:g}  median {d['median']:g}  "
-                   f"p99 {d['p99']:g}  max {d['max']:g}  mean {d['mean']:.2f}")  # fmt: skip
-    for what in ("pin_attributes", "board_attributes"):
-        attrs = ", ".join(f"{k} ({v.lower()})" for k, v in s[what].items()) or "none"
-        click.echo(f"  {what.replace('_', ' ')}: {attrs}")
-    sp = s["split"]
-    click.echo(f"  split: {sp['test']:,} test pins over {sp['test_boards']:,} boards, "
-               f"{sp['negatives']:,} negatives")  # fmt: skip
+    i = summary.info
+    click.echo(f"{i.name}  ({i.format}, loaded {i.loaded_at.isoformat()}, fingerprint "
+               f"{i.fingerprint[:12]})")  # fmt: skip
+    click.echo(f"  pins {i.pins:,}  boards {i.boards:,}  edges {i.edges:,}  "
+               f"images {i.images:,} (missing {i.missing_images:,})")  # fmt: skip
+    for what, d in (("pin degree", summary.pin_degree), ("board degree", summary.board_degree)):
+        click.echo(f"  {what}: min {d.min:g}  median {d.median:g}  p99 {d.p99:g}  "
+                   f"max {d.max:g}  mean {d.mean:.2f}")  # fmt: skip
+    for what, attributes in (("pin attributes", i.pin_attributes),
+                             ("board attributes", i.board_attributes)):  # fmt: skip
+        listed = ", ".join(f"{k} ({v.lower()})" for k, v in attributes.items()) or "none"
+        click.echo(f"  {what}: {listed}")
+    click.echo(f"  split: {i.test:,} test pins over {summary.test_boards:,} boards, "
+               f"{i.negatives:,} negatives")  # fmt: skip
 
 
 @click.command()
@@ -103,13 +97,13 @@ def info(name: str, as_json: bool) -> None:
 @db_option
 @json_option
 def drop(name: str, yes: bool, as_json: bool) -> None:
-    """Remove a dataset (its runs stay, marked with its old fingerprint)."""
+    """Remove a dataset and its derived files (its runs stay, marked with its old fingerprint)."""
     store = get_store()
-    store.dataset(name)
+    svc.dataset_info(store, name)
     if not yes and not as_json and click.get_text_stream("stdin").isatty():
         click.confirm(f"drop dataset {name!r}?", abort=True)
-    store.drop(name)
+    dropped = svc.drop(store, name)
     if as_json:
-        emit_json({"dropped": name})
+        emit_json({"dropped": dropped.name})
     else:
-        click.echo(f"dropped {name}")
+        click.echo(f"dropped {dropped.name}")

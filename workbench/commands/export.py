@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import click
 
-from workbench.commands._common import db_option, emit_json, get_store, json_option
-from workbench.engine.export import FORMATS, PROVENANCE_SUFFIX, export_run
+from workbench.commands._common import (
+    Progress,
+    db_option,
+    emit_json,
+    get_store,
+    json_option,
+    show_progress,
+)
+from workbench.services import export as svc
 
 
 @click.command()
 @click.argument("run_id", type=int)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(svc.FORMATS), default="csv", show_default=True)
 @click.option(
     "--out",
     type=click.Path(),
@@ -39,14 +46,15 @@ def export(
 ) -> None:
     """Write RUN's ranked pins (query, rank, pin, score, title, attributes) with a provenance
     sidecar; TREC exports of evaluation runs also write qrels."""
-    path = export_run(get_store(), run_id, fmt, out=out, force=force, query=query, k=k)
-    files = [str(path)] + [
-        str(p) for p in (path.with_suffix(".qrels"),) if p.exists() and fmt == "trec"
-    ]
-    sidecar = str(path.with_name(path.name + PROVENANCE_SUFFIX))
+    bar = Progress(f"export run {run_id}", enabled=show_progress(as_json))
+    request = svc.ExportRequest(run_id, fmt, out, force, query, k)
+    result = svc.export(get_store(), request, bar.reporter)
+    bar.close()
     if as_json:
-        emit_json({"run_id": run_id, "format": fmt, "files": files, "provenance": sidecar})
+        emit_json(result.to_json())
         return
-    for f in files:
+    for f in result.files:
         click.echo(f"wrote {f}")
-    click.echo(f"provenance in {sidecar}")
+    click.echo(f"provenance in {result.provenance}")
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)

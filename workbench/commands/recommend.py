@@ -4,31 +4,33 @@ from __future__ import annotations
 
 import click
 
-from workbench.commands._common import (
-    db_option,
-    emit_json,
-    get_store,
-    json_option,
-    parse_key_values,
-)
-from workbench.engine.recommend import parse_pin_specs
-from workbench.engine.recommend import recommend as recommend_query
-from workbench.engine.recommenders import ALGORITHMS
-from workbench.engine.recommenders.base import BOARD_WEIGHTINGS
+from workbench.commands._common import db_option, emit_json, get_store, json_option
+from workbench.services import recommend as svc
+from workbench.services.parsing import parse_key_values, parse_pin_specs
 
 
-@click.command()
+def _algorithms_help() -> str:
+    """Each algorithm and its parameters with ranges and defaults (``\\b``: click keeps lines)."""
+    lines = ["\b", "Algorithms and their parameters (--param KEY=VALUE):"]
+    for algo in svc.algorithm_help():
+        lines.append(f"  {algo.name}" + (f": {algo.description}" if algo.description else ""))
+        lines += [f"    {p.describe()}" for p in algo.params]
+    return "\n".join(lines)
+
+
+@click.command(epilog=_algorithms_help())
 @click.option("--dataset", "name", required=True, help="Dataset to recommend from.")
 @click.option("--pin", "pins", multiple=True, metavar="ID[:WEIGHT]",
               help="A query pin (repeatable), optionally weighted.")  # fmt: skip
 @click.option("--board", default=None, metavar="ID", help="Query with the pins of a board.")
-@click.option("--board-weights", type=click.Choice(BOARD_WEIGHTINGS), default="equal",
+@click.option("--board-weights", type=click.Choice(svc.BOARD_WEIGHTINGS), default="equal",
               show_default=True, help="Weights of a board's pins.")  # fmt: skip
-@click.option("--algo", default="pixie", show_default=True,
-              help=f"Algorithm: {', '.join(ALGORITHMS)}.")  # fmt: skip
+@click.option("--algo", default=svc.DEFAULT_ALGORITHM, show_default=True,
+              help="Algorithm (see below).")  # fmt: skip
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="An algorithm parameter (repeatable).")  # fmt: skip
-@click.option("--top", "k", type=int, default=10, show_default=True, help="Pins to return.")
+@click.option("--top", "k", type=int, default=svc.DEFAULT_K, show_default=True,
+              help="Pins to return.")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random walks.")
 @db_option
 @json_option
@@ -36,11 +38,13 @@ def recommend(name: str, pins: tuple[str, ...], board: str | None, board_weights
               algo: str, params: tuple[str, ...], k: int, seed: int,
               as_json: bool) -> None:  # fmt: skip
     """Rank pins for --pin ID[:WEIGHT]... or --board ID and store the result as a run."""
-    ids, weights = parse_pin_specs(pins)
-    result = recommend_query(
-        get_store(), name, algo, parse_key_values(params, "--param"), pins=ids or None,
-        weights=weights or None, board=board, board_weighting=board_weights, k=k, seed=seed,
+    ids, weights = parse_pin_specs(list(pins), "pin")
+    request = svc.RecommendRequest(
+        dataset=name, pins=tuple(ids), weights=tuple(weights) if ids else None, board=board,
+        board_weighting=board_weights, algo=algo, params=parse_key_values(params, "--param"),
+        k=k, seed=seed,
     )  # fmt: skip
+    result = svc.recommend(get_store(), request)
     if as_json:
         emit_json(result.to_json())
         return
@@ -52,5 +56,5 @@ def recommend(name: str, pins: tuple[str, ...], board: str | None, board_weights
         for r in result.results.iter_rows(named=True):
             click.echo(f"{r['rank']:>4}  {r['pin']:<{width}}  {r['score']:>12.6g}  "
                        f"{r['title'] or ''}".rstrip())  # fmt: skip
-    steps = f", {result.steps:,} steps" if result.algorithm == "pixie" else ""
-    click.echo(f"run {result.run_id}: {result.algorithm}{steps}, {result.elapsed_ms:.1f} ms")
+    click.echo(f"run {result.run_id}: {result.algorithm}, steps {svc.format_steps(result.steps)}, "
+               f"{result.elapsed_ms:.1f} ms")  # fmt: skip

@@ -58,9 +58,12 @@ def _canonical(value: Any, id_type: str) -> str:
     return text
 
 
-def resolve_pins(store: Store, dataset: str, pins: Sequence[Any]) -> np.ndarray:
-    """Dense ids of the given original pin ids; an unknown id raises a one-line error."""
-    info = store.dataset(dataset)
+def resolve_pins(
+    store: Store, dataset: str, pins: Sequence[Any], info: DatasetInfo | None = None
+) -> np.ndarray:
+    """Dense ids of the given original pin ids; an unknown id raises a one-line error. Pass the
+    dataset's ``info`` when at hand (it saves a read)."""
+    info = info or store.dataset(dataset)
     wanted = [_canonical(p, info.pin_id_type) for p in pins]
     with store.connect(read_only=True) as con:
         rows = dict(
@@ -76,8 +79,9 @@ def resolve_pins(store: Store, dataset: str, pins: Sequence[Any]) -> np.ndarray:
     return np.array([rows[p] for p in wanted], dtype=np.int32)
 
 
-def resolve_board(store: Store, dataset: str, board: Any) -> int:
-    info = store.dataset(dataset)
+def resolve_board(store: Store, dataset: str, board: Any, info: DatasetInfo | None = None) -> int:
+    """Dense id of the given original board id; an unknown id raises a one-line error."""
+    info = info or store.dataset(dataset)
     key = _canonical(board, info.board_id_type)
     row = store.query(f"SELECT idx FROM {table(dataset, 'boards')} WHERE board = ?", [key])
     if not row:

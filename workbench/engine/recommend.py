@@ -30,7 +30,7 @@ from workbench.engine.recommenders import (
     parse_params,
 )
 from workbench.engine.runs import save_run
-from workbench.engine.store import Store
+from workbench.engine.store import DatasetInfo, Store
 
 MODEL_CACHE_SIZE = 4
 
@@ -40,13 +40,15 @@ _lock = threading.Lock()
 
 
 def load_model(store: Store, dataset: str, algo: str,
-               params: Any | Mapping[str, Any] | None = None) -> Recommender:  # fmt: skip
+               params: Any | Mapping[str, Any] | None = None,
+               info: DatasetInfo | None = None) -> Recommender:  # fmt: skip
     """A recommender fitted on ``dataset``'s graph, from memory when fitted before with the same
-    parameters on the same data (``params`` as a ``Params`` object or strings to parse)."""
+    parameters on the same data (``params`` as a ``Params`` object or strings to parse; ``info``:
+    the dataset's catalogue row when at hand)."""
     cls = algorithm(algo)
     if not isinstance(params, cls.Params):
         params = parse_params(algo, params)
-    info = store.dataset(dataset)
+    info = info or store.dataset(dataset)
     key = (str(store.path.resolve()), dataset, info.fingerprint, algo, params)
     with _lock:
         if key in _models:
@@ -132,18 +134,18 @@ def recommend(
         info = store.dataset(dataset)
         # Ids first: an unknown pin or board fails before any model is fitted.
         if board is not None:
-            dense_board = resolve_board(store, dataset, board)
+            dense_board = resolve_board(store, dataset, board, info)
             described: dict[str, Any] = {"board": str(board), "weighting": board_weighting}
             label = str(board)
         else:
             assert pins is not None
-            dense_pins = resolve_pins(store, dataset, pins)
+            dense_pins = resolve_pins(store, dataset, pins, info)
             w = [1.0] * len(pins) if weights is None else [float(x) for x in weights]
             described = {"pins": [str(p) for p in pins], "weights": w}
             label = ",".join(str(p) for p in pins)
         reporter.check("recommend")
         started = time.perf_counter()
-        model = load_model(store, dataset, algo, params)
+        model = load_model(store, dataset, algo, params, info)
         fit_ms = (time.perf_counter() - started) * 1000
         reporter.check("recommend")
         query = (
@@ -175,8 +177,9 @@ def recommend(
         params_json = params_dict(model.params)
         run_id = save_run(
             store, dataset=dataset, kind="recommend", algorithm=algo, params=params_json,
-            seed=seed, fingerprint=info.fingerprint, results=results.select(
-                pl.lit(label).alias("query"), "rank", "pin", "score"),
+            seed=seed, fingerprint=info.fingerprint, results=pl.DataFrame({
+                "query": [label] * results.height, "rank": results["rank"],
+                "pin": results["pin"], "score": results["score"]}),
             elapsed_ms=elapsed_ms, steps=ranking.steps, query=described, info=run_info,
         )  # fmt: skip
     return RecommendResult(

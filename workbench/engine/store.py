@@ -220,7 +220,10 @@ def _host(slot: _Slot, path: Path) -> duckdb.DuckDBPyConnection:
             with contextlib.suppress(duckdb.Error):
                 slot.host.close()
         slot.host = duckdb.connect(
-            config={"memory_limit": f"{limit // 2**20}MiB", "temp_directory": str(spill_dir(path))}
+            config={
+                "memory_limit": f"{limit // 2**20}MiB",
+                "temp_directory": str(spill_dir(path)),
+            }
         )
         slot.host_limit = limit
     return slot.host
@@ -278,9 +281,15 @@ class Store:
         self.lock_timeout = lock_timeout
         self._checked = False
         self._held: AbstractContextManager[Store] | None = None
+        self._slot: _Slot | None = None
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A handle sent to another process carries its path and settings, not this one's
+        connection state."""
+        return {**self.__dict__, "_held": None, "_slot": None}
 
     @property
     def exists(self) -> bool:
@@ -370,14 +379,17 @@ class Store:
         """A connection for one operation; the schema is checked (and migrated) first.
 
         Operations of one thread nested inside each other (or inside :meth:`open`) share one
-        attachment of the file: one open, one consistent view. Other threads of this process
-        wait for their turn, other processes retry while a writer holds the file.
+        attachment of the file: one open, and no other writer in between. A nested operation
+        gets a cursor of its own (the enclosing transaction's connection inside
+        :meth:`transaction`). Other threads of this process wait for their turn, other processes
+        retry while a writer holds the file.
         """
         if read_only and not self.path.exists():
             raise StoreError(f"store {self.path} does not exist")
         if not read_only and not self.path.parent.exists():
             raise StoreError(f"cannot create store {self.path}: directory does not exist")
-        slot = _slot(self.path)
+        slot = self._slot or _slot(self.path)
+        self._slot = slot
         with slot.turn:
             if slot.con is None:
                 slot.con = self._retrying(lambda: _attach(slot, self.path, read_only))
@@ -385,12 +397,21 @@ class Store:
             elif slot.read_only and not read_only:
                 self._upgrade(slot)
             slot.depth += 1
+            cursor = None
             try:
                 if not self._checked:
                     self._check_schema(slot.con, slot.read_only)
                     self._checked = True
-                yield slot.con
+                if slot.depth > 1 and not slot.in_transaction:
+                    # a cursor of its own, so that an outer operation's streamed result
+                    # survives; inside a transaction the transaction's connection is shared
+                    cursor = slot.con.cursor()
+                    cursor.execute(f"USE {CATALOG}")
+                yield cursor if cursor is not None else slot.con
             finally:
+                if cursor is not None:
+                    with contextlib.suppress(duckdb.Error):
+                        cursor.close()
                 slot.depth -= 1
                 if slot.depth == 0:
                     _detach(slot)
@@ -400,7 +421,7 @@ class Store:
         """A read-write connection inside BEGIN/COMMIT; any exception rolls everything back.
         Inside another transaction of the same thread it joins that one."""
         with self.connect() as con:
-            slot = _slot(self.path)
+            slot = self._slot or _slot(self.path)
             if slot.in_transaction:
                 yield con
                 return
