@@ -110,6 +110,18 @@ def test_ncf_with_negatives_and_unseen_test_items(store: Store, tmp_path: Path) 
     assert rows[:2] == [("0", "5"), ("0", "6")]
 
 
+def test_ncf_directory_prefix_or_any_one_file_load_the_same(store: Store, tmp_path: Path) -> None:
+    d = ncf_dir(tmp_path, "(0,2)\t5\t6\n(1,0)\t5\n(2,7)\t6\t5\t2\n")
+    prefix = d / "toy"  # names no file: the common prefix of toy.train.rating and the rest
+    assert detect_format([prefix]) == "ncf"
+    fps = {
+        load_dataset(store, [given], f"n{i}").fingerprint
+        for i, given in enumerate([d, prefix, d / "toy.test.negative", d / "toy.train.rating"])
+    }
+    assert len(fps) == 1
+    assert store.dataset("n1").negatives == 6
+
+
 def test_movielens_100k_layout(store: Store, tmp_path: Path) -> None:
     d = tmp_path / "ml"
     write(d / "u.data", "1\t1\t5\t874965758\n1\t2\t3\t876893171\n2\t1\t4\t888550871\n")

@@ -50,7 +50,7 @@ def detect_format(paths: Sequence[Path]) -> str:
         if ncf_prefix_of(p):
             return "ncf"
         names += [c.name for c in p.iterdir()] if p.is_dir() else [p.name]
-    if any(n.endswith(".train.rating") for n in names):
+    if any(n.endswith(NCF_SUFFIXES) for n in names):
         return "ncf"
     if "u.data" in names:
         return "movielens"
