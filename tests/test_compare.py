@@ -263,7 +263,7 @@ def test_stability_grows_with_steps(store: Store, tmp_path: Path) -> None:
 
     load_dataset(store, [clustered_dir(tmp_path / "c")], "c")
     out = ranking_stability(store, "c", ["p1", "p2"], "pixie", {}, [30, 20_000], seeds=3, k=5)
-    few, many = out["table"]
+    few, many = out.table
     assert few["seeds"] == many["seeds"] == 3
     assert many["rbo_mean"] > few["rbo_mean"] and many["rbo_mean"] > 0.8
     runner = CliRunner()

@@ -11,15 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from scipy import stats
 
 from tests.conftest import write
 from workbench.cli import main
+from workbench.engine.errors import WorkbenchError
 from workbench.engine.evaluate import (
     EvalSettings,
     evaluate,
     heldout_pairs,
     prepare,
     rank_candidates,
+    reseed,
     run_trial,
 )
 from workbench.engine.export import export_run
@@ -73,7 +76,7 @@ def test_popularity_by_hand(store: Store, tmp_path: Path, negatives: bool) -> No
     load_dataset(store, [_hand_dir(tmp_path / "hand", negatives)], "hand")
     # Held-out pins rank 1 (d over e), 1 (c over d, e) and 4 (e below b, c, d). Without a
     # negatives table every untouched pin is sampled (fewer than 99), which is the same set.
-    settings = EvalSettings(ks=(1, 3, 4))
+    settings = EvalSettings(ks=(1, 3, 4), keep_short=True)
     _, result, data = evaluate(store, "hand", "popular", {}, settings)
     m = result.metrics
     assert m["hr@1"] == pytest.approx(2 / 3) and m["hr@3"] == pytest.approx(2 / 3)
@@ -163,8 +166,14 @@ def _edge_set(g: Graph) -> set[tuple[int, int]]:
 
 def test_validation_split_never_fits_on_held_out_edges(clustered: Store) -> None:
     spec = SplitSpec()
-    test = prepare(clustered, "clustered", EvalSettings(split="test", holdout=spec, seed=3))
-    val = prepare(clustered, "clustered", EvalSettings(split="validation", holdout=spec, seed=3))
+    test = prepare(
+        clustered, "clustered", EvalSettings(split="test", holdout=spec, split_seed=3, negatives=20)
+    )
+    val = prepare(
+        clustered,
+        "clustered",
+        EvalSettings(split="validation", holdout=spec, split_seed=3, negatives=20),
+    )
 
     def pairs(d: object) -> set[tuple[int, int]]:
         s = d.split  # type: ignore[attr-defined]
@@ -179,15 +188,21 @@ def test_validation_split_never_fits_on_held_out_edges(clustered: Store) -> None
     assert fitted_val | val_pairs == fitted_test
     assert val.graph.fingerprint != test.graph.fingerprint != ""
     # Recomputed identically from the seed; another seed holds out other pins.
-    again = prepare(clustered, "clustered", EvalSettings(split="validation", holdout=spec, seed=3))
+    again = prepare(
+        clustered,
+        "clustered",
+        EvalSettings(split="validation", holdout=spec, split_seed=3, negatives=20),
+    )
     assert pairs(again) == val_pairs
-    other = prepare(clustered, "clustered", EvalSettings(split="validation", seed=4))
+    other = prepare(
+        clustered, "clustered", EvalSettings(split="validation", split_seed=4, negatives=20)
+    )
     assert pairs(other) != val_pairs
 
 
 def test_dataset_test_split_and_validation(store: Store, tmp_path: Path) -> None:
     load_dataset(store, [_hand_dir(tmp_path / "hand", False)], "hand")
-    val = prepare(store, "hand", EvalSettings(split="validation"))
+    val = prepare(store, "hand", EvalSettings(split="validation", keep_short=True))
     fitted = {(int(b), int(p)) for b, p in zip(*val.graph.edges(), strict=True)}
     assert len(fitted) == 10 - 3  # one pin per board with >= 2 pins carved for validation
     assert "validation carved from training" in val.split.source
@@ -215,10 +230,10 @@ def test_pair_keys_do_not_depend_on_order() -> None:
 
 def test_pixie_beats_chance_on_a_clustered_graph(clustered: Store) -> None:
     data = prepare(clustered, "clustered", EvalSettings(negatives=30, ks=(10,)))
-    pixie = run_trial(data, "pixie", {"steps": "3000"}, seed=0)
+    pixie = run_trial(data, "pixie", {"steps": "3000"})
     assert pixie.metrics["hr@10"] > 0.6  # chance: 10/31
     assert pixie.steps > 0
-    again = run_trial(data, "pixie", {"steps": "3000"}, seed=0)
+    again = run_trial(data, "pixie", {"steps": "3000"})
     assert again.metrics == pixie.metrics  # seeded
 
 
@@ -250,20 +265,9 @@ def test_eval_command_stores_run(
     out = json.loads(res.output)
     assert {"run_id", "protocol", "boards", "elapsed_s", "metrics"} <= set(out)
     assert out["protocol"] == "sampled" and out["boards"] == 80
-    for key in (
-        "hr@10",
-        "ndcg@10",
-        "mrr@10",
-        "coverage@10",
-        "gini@5",
-        "novelty@5",
-        "diversity@10",
-        "map@5",
-        "precision@10",
-        "recall@10",
-        "popularity@10",
-    ):
-        assert key in out["metrics"], key
+    for key in ("hr@10", "ndcg@10", "mrr@10", "map@5", "precision@10", "recall@10"):
+        assert key in out["metrics"] and key in out["ci95"], key
+    assert out["split_seed"] == 0 and out["repeats"]["hr@10"] == [out["metrics"]["hr@10"]]
     assert Path(out["plot"]).exists()
     run = get_run(clustered, out["run_id"])
     assert run.kind == "eval" and run.params["topk"] == 50
@@ -274,9 +278,41 @@ def test_eval_command_stores_run(
     results = run_results(clustered, run.run_id)
     assert results.group_by("query").len()["len"].max() == 10
     text = CliRunner().invoke(
-        main, ["eval", "--dataset", "clustered", "--algo", "popular", "--db", str(clustered.path)]
+        main,
+        [
+            "eval",
+            "--dataset",
+            "clustered",
+            "--algo",
+            "popular",
+            "--negatives",
+            "20",
+            "--repeats",
+            "2",
+            "--db",
+            str(clustered.path),
+        ],
     )
     assert text.exit_code == 0 and "ties broken at random" in text.output
+    full = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            "--dataset",
+            "clustered",
+            "--algo",
+            "popular",
+            "--protocol",
+            "full",
+            "--json",
+            "--db",
+            str(clustered.path),
+        ],
+    )
+    assert full.exit_code == 0, full.output
+    full_metrics = json.loads(full.output)["metrics"]
+    for key in ("coverage@10", "gini@5", "novelty@5", "diversity@10", "popularity@10", "hr@10"):
+        assert key in full_metrics, key
     bad = CliRunner().invoke(
         main,
         [
@@ -312,3 +348,84 @@ def test_trec_export_agrees_with_trec_eval(clustered: Store, tmp_path: Path) -> 
     assert theirs[ir.P @ 5] == pytest.approx(result.metrics["precision@5"])
     pairs = heldout_pairs(clustered, get_run(clustered, run_id))
     assert pairs.height == len(qrels)
+
+
+# -- issue 14: evaluation you can publish ------------------------------------------------------
+
+
+def test_sampled_runs_carry_no_catalogue_metrics(clustered: Store) -> None:
+    _, sampled, _ = evaluate(clustered, "clustered", "popular", {}, EvalSettings(negatives=20))
+    names = {key.split("@")[0] for key in sampled.metrics}
+    assert names == {"hr", "precision", "recall", "ndcg", "mrr", "map"}
+    run_id, full, _ = evaluate(clustered, "clustered", "popular", {}, EvalSettings(protocol="full"))
+    assert {"coverage@10", "gini@10", "popularity@10", "novelty@10"} <= set(full.metrics)
+    assert "coverage@10" in get_run(clustered, run_id).metrics
+
+
+def test_two_seeds_with_one_split_seed_train_on_the_same_pins(clustered: Store) -> None:
+    a = prepare(
+        clustered, "clustered", EvalSettings(split="validation", seed=1, split_seed=7, negatives=20)
+    )
+    b = prepare(
+        clustered, "clustered", EvalSettings(split="validation", seed=2, split_seed=7, negatives=20)
+    )
+    c = prepare(
+        clustered, "clustered", EvalSettings(split="validation", seed=1, split_seed=8, negatives=20)
+    )
+    assert _edge_set(a.graph) == _edge_set(b.graph)
+    assert np.array_equal(a.split.relevant, b.split.relevant)
+    assert _edge_set(a.graph) != _edge_set(c.graph)
+    assert a.cand is not None and b.cand is not None
+    assert not np.array_equal(a.cand, b.cand)  # the seed draws other negatives
+    run_id, _, _ = evaluate(
+        clustered, "clustered", "popular", {}, EvalSettings(split_seed=7, negatives=20)
+    )
+    assert get_run(clustered, run_id).info["split_seed"] == 7
+
+
+def test_repeats_report_means_intervals_and_per_seed_values(clustered: Store) -> None:
+    settings = EvalSettings(negatives=20, ks=(10,), seed=5, repeats=3)
+    run_id, result, data = evaluate(clustered, "clustered", "pixie", {"steps": "500"}, settings)
+    assert result.seeds == [5, 6, 7]
+    singles = [
+        run_trial(reseed(data, s), "pixie", {"steps": "500"}).metrics["hr@10"] for s in (5, 6, 7)
+    ]
+    assert result.repeats["hr@10"] == pytest.approx(singles)
+    assert result.metrics["hr@10"] == pytest.approx(np.mean(singles))
+    assert len(set(singles)) > 1  # the seeds differ
+    per_board = result.per_board["hr@10"]
+    sd = per_board.std(ddof=1)
+    expected = stats.t.ppf(0.975, per_board.size - 1) * sd / math.sqrt(per_board.size)
+    assert result.ci95["hr@10"] == pytest.approx(expected)
+    assert result.ci95_seeds["hr@10"] is not None
+    info = get_run(clustered, run_id).info
+    assert info["repeats"]["hr@10"] == pytest.approx(singles) and info["seeds"] == [5, 6, 7]
+    assert info["ci95"]["hr@10"] == pytest.approx(expected)
+
+
+def test_short_boards_are_flagged_and_left_out(store: Store, tmp_path: Path) -> None:
+    load_dataset(store, [_hand_dir(tmp_path / "hand", False)], "hand")
+    # 5 pins; untouched pins of the evaluated boards: B2 (a b c d) 1, B3 (a b c) 2, B4 (a e) 3
+    with pytest.raises(WorkbenchError, match="every board has fewer than 4"):
+        prepare(store, "hand", EvalSettings(negatives=4))
+    data = prepare(store, "hand", EvalSettings(negatives=2))
+    assert data.short_boards == 1 and data.split.boards.size == 2
+    assert "1 of 3 boards have fewer than 2 candidate negatives: left out" in data.notes
+    kept = prepare(store, "hand", EvalSettings(negatives=2, keep_short=True))
+    assert kept.short_boards == 1 and kept.split.boards.size == 3
+    run_id, _, _ = evaluate(store, "hand", "popular", {}, EvalSettings(negatives=2))
+    assert get_run(store, run_id).info["short_boards"] == 1
+
+
+def test_full_protocol_on_validation_never_ranks_test_pins(clustered: Store) -> None:
+    test = prepare(clustered, "clustered", EvalSettings(protocol="full", split="test"))
+    val = prepare(clustered, "clustered", EvalSettings(protocol="full", split="validation"))
+    held_test = {
+        int(b): set(test.split.relevant_of(i).tolist()) for i, b in enumerate(test.split.boards)
+    }
+    cands = val.full_candidates(0, val.split.boards.size)
+    for i, b in enumerate(val.split.boards):
+        pool = set(cands[i].tolist())
+        assert set(val.split.relevant_of(i).tolist()) <= pool
+        assert not held_test.get(int(b), set()) & pool
+        assert not set(val.graph.pins_of(int(b)).tolist()) & pool

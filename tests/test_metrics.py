@@ -108,9 +108,18 @@ def test_accuracy_matches_trec_eval() -> None:
             assert ours[name] == pytest.approx(theirs[measure], abs=1e-9), (name, k)
 
 
-def test_cutoff_outside_depth_is_an_error() -> None:
+def test_cutoff_beyond_the_lists_measures_the_whole_list() -> None:
+    # Rankings are capped at the number of candidates: a cutoff of 10 over lists of 5 counts
+    # every listed pin, and precision still divides by the 10 slots asked for.
+    hits = np.array([[False, False, True, False, False]])
+    at5, at10 = M.accuracy(hits, np.ones(1), 5), M.accuracy(hits, np.ones(1), 10)
+    assert at10["hr"][0] == at5["hr"][0] == 1.0 and at10["ndcg"][0] == at5["ndcg"][0]
+    assert at10["precision"][0] == pytest.approx(0.1)
+    huge = M.accuracy(hits, np.ones(1), 2_000_000_000)  # no array the size of the cutoff
+    assert huge["recall"][0] == 1.0
+    assert M.coverage(np.array([[0, 1]]), 50, 4) == 0.5
     with pytest.raises(ValueError):
-        M.accuracy(np.zeros((1, 5), dtype=bool), np.ones(1), 6)
+        M.accuracy(np.zeros((1, 5), dtype=bool), np.ones(1), 0)
     with pytest.raises(ValueError):
         M.accuracy(np.zeros((1, 5), dtype=bool), np.zeros(1), 5)
 

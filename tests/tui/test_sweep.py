@@ -70,19 +70,18 @@ async def test_sweep_a_grid(mini_store: Store, make_app: MakeApp) -> None:
 async def test_cancel_keeps_finished_trials(
     mini_store: Store, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_trial = sweep.run_trial
+    real_trial = sweep.run_repeats
     blocking = {"on": True}
 
-    def second_trial_waits(data: Any, algo: str, params: Any, *args: Any) -> Any:
-        seed, progress, cancelled = args
+    def second_trial_waits(data: Any, algo: str, params: Any, reporter: Any) -> Any:
         if blocking["on"] and params["alpha"] == "1":
             for _ in range(500):  # reports progress until the TUI stops it
-                progress(0, 1)
+                reporter.progress(0, 1)
                 time.sleep(0.02)
             raise AssertionError("the sweep was not cancelled")
-        return real_trial(data, algo, params, seed, progress, cancelled)
+        return real_trial(data, algo, params, reporter)
 
-    monkeypatch.setattr("workbench.engine.sweep.run_trial", second_trial_waits)
+    monkeypatch.setattr("workbench.engine.sweep.run_repeats", second_trial_waits)
     app = make_app(mini_store)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)

@@ -20,6 +20,7 @@ from workbench.commands._common import (
 from workbench.engine import plots
 from workbench.engine.compare import compare_runs
 from workbench.engine.export import DEFAULT_DIR
+from workbench.engine.progress import Reporter
 from workbench.engine.runs import get_run, run_results
 from workbench.engine.store import Store
 
@@ -261,8 +262,17 @@ def _stability(
     bar = Progress("stability", enabled=show_progress(as_json))
     try:
         out = ranking_stability(
-            store, dataset, list(pins), algo, params, steps, seeds, k, p, progress=bar
-        )
+            store,
+            dataset,
+            list(pins),
+            algo,
+            params,
+            steps,
+            seeds,
+            k,
+            p,
+            reporter=Reporter(on_progress=lambda d, t, s: bar(int(d), int(t or 0), s)),
+        ).to_json()
     finally:
         bar.close()
     if as_json:

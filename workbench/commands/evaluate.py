@@ -1,8 +1,9 @@
-"""The eval and sweep commands: offline evaluation of one setting, and parameter sweeps on the
-validation split."""
+"""The eval and sweep commands: options become an evaluation request (defaults from the evaluate
+service), the result becomes text or JSON."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,96 +15,115 @@ from workbench.commands._common import (
     emit_json,
     get_store,
     json_option,
-    parse_key_values,
     show_progress,
 )
-from workbench.engine import plots
-from workbench.engine.evaluate import (
-    DEFAULT_KS,
-    PROTOCOLS,
-    TIE_RULE,
-    EvalSettings,
-    evaluate,
-)
-from workbench.engine.executors import EXECUTORS, make_executor
-from workbench.engine.export import DEFAULT_DIR
-from workbench.engine.metrics import ACCURACY, CATALOGUE, PER_BOARD_BEYOND
-from workbench.engine.splits import HOLDOUT_METHODS, SPLITS, SplitSpec
-from workbench.engine.sweep import new_sweep_id, parse_grid, run_sweep
+from workbench.engine.progress import Reporter
+from workbench.services import evaluate as ev
+from workbench.services import sweep as sw
+from workbench.services.parsing import check_seed, parse_grid, parse_int_list, parse_key_values
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-
-def _ks(text: str) -> tuple[int, ...]:
-    try:
-        ks = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise click.UsageError(f"--k {text!r}: expected integers such as 1,5,10,20") from None
-    if not ks or min(ks) < 1:
-        raise click.UsageError(f"--k {text!r}: expected positive integers")
-    return ks
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ev.EvalRequest)}
+EVAL_OPTIONS = (
+    "protocol",
+    "negatives",
+    "ks",
+    "seed",
+    "split_seed",
+    "repeats",
+    "boards",
+    "keep_short",
+    "holdout",
+    "holdout_fraction",
+    "holdout_method",
+    "diversity",
+)
+"""The request fields the shared options fill (eval and sweep)."""
 
 
 def protocol_options(f: F) -> F:
     """The options that say how to evaluate (shared by eval and sweep)."""
+    d = _DEFAULTS
     options = [
         click.option(
             "--protocol",
-            type=click.Choice(PROTOCOLS),
-            default="sampled",
+            type=click.Choice(ev.PROTOCOLS),
+            default=d["protocol"],
             show_default=True,
-            help="sampled: rank held-out pins among negatives; full: among all pins.",
+            help="sampled: rank held-out pins among negatives (accuracy only); full: "
+            "among all pins (also coverage, Gini, popularity, novelty, diversity).",
         ),
         click.option(
             "--negatives",
-            type=click.IntRange(min=1),
-            default=99,
+            type=int,
+            default=d["negatives"],
             show_default=True,
             help="Sampled negatives per board (when the dataset has none).",
         ),
         click.option(
             "--k",
             "ks",
-            default=",".join(map(str, DEFAULT_KS)),
+            default=",".join(map(str, d["ks"])),
             show_default=True,
-            help="Cutoffs, comma separated.",
+            help="Cutoffs, comma separated (capped at the number of candidates).",
         ),
         click.option(
             "--seed",
             type=int,
-            default=0,
+            default=d["seed"],
             show_default=True,
-            help="Seed of split, negatives, tie-breaking and the algorithm.",
+            help="Seed of negatives, tie-breaking and the algorithm.",
+        ),
+        click.option(
+            "--split-seed",
+            type=int,
+            default=d["split_seed"],
+            show_default=True,
+            help="Seed of the held-out pins and the board sample.",
+        ),
+        click.option(
+            "--repeats",
+            type=int,
+            default=d["repeats"],
+            show_default=True,
+            help="Evaluate seeds SEED..SEED+N-1 on one split: means and 95% intervals.",
         ),
         click.option(
             "--boards",
-            type=click.IntRange(min=1),
-            default=None,
+            type=int,
+            default=d["boards"],
             help="Evaluate a seeded sample of this many boards.",
         ),
         click.option(
+            "--keep-short",
+            is_flag=True,
+            default=d["keep_short"],
+            help="Keep boards with fewer candidate negatives than asked (flagged).",
+        ),
+        click.option(
             "--holdout",
-            type=click.IntRange(min=1),
-            default=1,
+            type=int,
+            default=d["holdout"],
             show_default=True,
             help="Pins held out per board (no test split / validation).",
         ),
         click.option(
             "--holdout-fraction",
-            type=click.FloatRange(0, 1, max_open=True),
-            default=0.0,
+            type=float,
+            default=d["holdout_fraction"],
             help="Hold out this fraction of each board instead.",
         ),
         click.option(
             "--holdout-method",
-            type=click.Choice(HOLDOUT_METHODS),
-            default="random",
+            type=click.Choice(ev.HOLDOUT_METHODS),
+            default=d["holdout_method"],
             show_default=True,
             help="random, or time: each board's latest pins.",
         ),
         click.option(
             "--diversity",
-            default=None,
+            default=d["diversity"],
             metavar="ATTR",
             help="Pin attribute for intra-list diversity (default: topic).",
         ),
@@ -113,57 +133,46 @@ def protocol_options(f: F) -> F:
     return f
 
 
-def _settings(
-    protocol: str,
-    split: str,
-    negatives: int,
-    ks: str,
-    seed: int,
-    boards: int | None,
-    holdout: int,
-    holdout_fraction: float,
-    holdout_method: str,
-    diversity: str | None,
-) -> EvalSettings:
-    spec = SplitSpec(method=holdout_method, holdout=holdout, fraction=holdout_fraction)
-    return EvalSettings(
-        protocol=protocol,
-        split=split,
-        negatives=negatives,
-        ks=_ks(ks),
-        seed=seed,
-        holdout=spec,
-        boards=boards,
-        diversity=diversity,
-    )
+def eval_fields(options: dict[str, Any]) -> dict[str, Any]:
+    """The shared evaluation options as request fields (text parsed, seeds checked)."""
+    out = {name: options[name] for name in EVAL_OPTIONS}
+    out["ks"] = parse_int_list(options["ks"], "--k")
+    out["seed"] = check_seed(options["seed"], "--seed")
+    out["split_seed"] = check_seed(options["split_seed"], "--split-seed")
+    return out
 
 
-def metrics_table(metrics: dict[str, Any], ks: list[int]) -> list[str]:
-    """Lines of a metric x cutoff table."""
-    names = [
-        m
-        for m in (*ACCURACY, *PER_BOARD_BEYOND, *CATALOGUE)
-        if any(f"{m}@{k}" in metrics for k in ks)
-    ]
-    lines = [f"{'':<12}" + "".join(f"{'@' + str(k):>10}" for k in ks)]
+def reporter(label: str, as_json: bool) -> tuple[Reporter, Progress]:
+    bar = Progress(label, enabled=show_progress(as_json))
+    return Reporter(on_progress=lambda done, total, stage: bar(done, total or 0, stage)), bar
+
+
+def metrics_table(
+    metrics: dict[str, Any], ks: list[int], ci95: dict[str, Any] | None = None
+) -> list[str]:
+    """Lines of a metric x cutoff table (with ``± half-width`` when intervals are given)."""
+    names = [m for m in ev.METRICS if any(f"{m}@{k}" in metrics for k in ks)]
+    width = 18 if ci95 else 10
+    lines = [f"{'':<12}" + "".join(f"{'@' + str(k):>{width}}" for k in ks)]
     for m in names:
         cells = []
         for k in ks:
             v = metrics.get(f"{m}@{k}")
-            cells.append(
-                f"{v:>10.4f}"
-                if isinstance(v, int | float) and m != "popularity"
-                else f"{v:>10.1f}"
-                if isinstance(v, int | float)
-                else f"{'-':>10}"
-            )
+            digits = 1 if m == "popularity" else 4
+            text = f"{v:.{digits}f}" if isinstance(v, int | float) else "-"
+            h = (ci95 or {}).get(f"{m}@{k}")
+            if ci95 is not None and isinstance(v, int | float):
+                text += f" ±{h:.{digits}f}" if isinstance(h, int | float) else "      "
+            cells.append(f"{text:>{width}}")
         lines.append(f"{m:<12}" + "".join(cells))
     return lines
 
 
 @click.command("eval")
 @click.option("--dataset", required=True)
-@click.option("--algo", required=True, help="Algorithm (pixie, popular, itemknn, p3alpha, ...).")
+@click.option(
+    "--algo", "algorithm", required=True, help="Algorithm (pixie, popular, itemknn, p3alpha, ...)."
+)
 @click.option(
     "--param",
     "params",
@@ -173,8 +182,8 @@ def metrics_table(metrics: dict[str, Any], ks: list[int]) -> list[str]:
 )
 @click.option(
     "--split",
-    type=click.Choice(SPLITS),
-    default="test",
+    type=click.Choice(ev.SPLITS),
+    default=_DEFAULTS["split"],
     show_default=True,
     help="test, or validation (carved from training; for tuning).",
 )
@@ -183,98 +192,55 @@ def metrics_table(metrics: dict[str, Any], ks: list[int]) -> list[str]:
 @click.option("--plot", is_flag=True, help="Write a metric@k plot to exports/.")
 @db_option
 @json_option
-def eval_command(
-    dataset: str,
-    algo: str,
-    params: tuple[str, ...],
-    split: str,
-    protocol: str,
-    negatives: int,
-    ks: str,
-    seed: int,
-    boards: int | None,
-    holdout: int,
-    holdout_fraction: float,
-    holdout_method: str,
-    diversity: str | None,
-    name: str | None,
-    plot: bool,
-    as_json: bool,
-) -> None:
+def eval_command(as_json: bool, **options: Any) -> None:
     """Evaluate ALGO on held-out pins of DATASET and store the run (kind 'eval')."""
     store = get_store()
-    settings = _settings(
-        protocol,
-        split,
-        negatives,
-        ks,
-        seed,
-        boards,
-        holdout,
-        holdout_fraction,
-        holdout_method,
-        diversity,
+    request = ev.EvalRequest(
+        dataset=options["dataset"],
+        algorithm=options["algorithm"],
+        params=parse_key_values(options["params"], "--param"),
+        split=options["split"],
+        name=options["name"],
+        plot=options["plot"],
+        **eval_fields(options),
     )
-    bar = Progress(f"evaluating {algo}", enabled=show_progress(as_json))
+    rep, bar = reporter(f"evaluating {request.algorithm}", as_json)
     try:
-        run_id, result, data = evaluate(
-            store,
-            dataset,
-            algo,
-            parse_key_values(params, "--param"),
-            settings,
-            progress=bar,
-            name=name,
-        )
+        result = ev.run(store, request, rep)
     finally:
         bar.close()
-    plot_path = None
-    if plot:
-        plot_path = plots.metric_curves(
-            [(f"run {run_id} {algo}", result.metrics)],
-            DEFAULT_DIR / f"eval-run-{run_id}-{algo}.png",
-        )
     if as_json:
-        emit_json(
-            {
-                "run_id": run_id,
-                "dataset": dataset,
-                "algorithm": algo,
-                "params": result.params,
-                "protocol": protocol,
-                "split": split,
-                "boards": int(result.boards.size),
-                "negatives": data.negatives_source if protocol == "sampled" else None,
-                "elapsed_s": round(result.elapsed_s, 3),
-                "fit_s": round(result.fit_s, 3),
-                "steps": result.steps,
-                "tied_positives": result.tied_positives,
-                "ties": TIE_RULE,
-                "metrics": result.metrics,
-                "notes": list(data.notes),
-                "plot": str(plot_path) if plot_path else None,
-            }
-        )
+        emit_json(result.to_json())
         return
-    click.echo(
-        f"run {run_id}: {algo} on {dataset}, {protocol} protocol, {split} split "
-        f"({data.split.source}), {result.boards.size:,} boards, "
-        f"{result.elapsed_s:.1f}s (fit {result.fit_s:.1f}s)"
+    seeds = (
+        f"seeds {result.seeds[0]}..{result.seeds[-1]}"
+        if len(result.seeds) > 1
+        else f"seed {result.seed}"
     )
-    if protocol == "sampled":
-        click.echo(f"negatives: {data.negatives_source}")
-    for line in metrics_table(result.metrics, list(settings.ks)):
+    click.echo(
+        f"run {result.run_id}: {result.algorithm} on {result.dataset}, {result.protocol} "
+        f"protocol, {result.split} split ({result.split_source}; split seed "
+        f"{result.split_seed}), {seeds}, {result.boards:,} boards, {result.elapsed_s:.1f}s "
+        f"(fit {result.fit_s:.1f}s, {result.ms_per_query:.2f} ms per board)"
+    )
+    if result.negatives:
+        click.echo(f"negatives: {result.negatives}")
+    for line in metrics_table(result.metrics, result.ks, result.ci95):
         click.echo(line)
-    click.echo(f"{TIE_RULE}; {result.tied_positives:.1%} of held-out pins were tied")
-    for note in data.notes:
+    click.echo(
+        "± : half-width of the 95% interval over boards"
+        + (f" ({len(result.seeds)} seeds averaged per board)" if len(result.seeds) > 1 else "")
+    )
+    click.echo(f"{ev.TIE_RULE}; {result.tied_positives:.1%} of held-out pins were tied")
+    for note in result.notes:
         click.echo(f"note: {note}")
-    if plot_path:
-        click.echo(f"plot: {plot_path}")
+    if result.plot:
+        click.echo(f"plot: {result.plot}")
 
 
 @click.command()
 @click.option("--dataset", default=None, help="Dataset (not needed with --resume).")
-@click.option("--algo", default=None, help="Algorithm (not needed with --resume).")
+@click.option("--algo", "algorithm", default=None, help="Algorithm (not needed with --resume).")
 @click.option(
     "--grid",
     "grid",
@@ -292,11 +258,11 @@ def eval_command(
 @click.option(
     "--random",
     "random",
-    type=click.IntRange(min=1),
+    type=int,
     default=None,
     help="Try this many settings of the grid, drawn at random (seeded).",
 )
-@click.option("--metric", default="ndcg@10", show_default=True, help="Metric to maximise.")
+@click.option("--metric", default=sw.DEFAULT_METRIC, show_default=True, help="Metric to maximise.")
 @protocol_options
 @click.option(
     "--best-to-test",
@@ -311,7 +277,7 @@ def eval_command(
 )
 @click.option(
     "--executor",
-    type=click.Choice(EXECUTORS),
+    type=click.Choice(sw.EXECUTORS),
     default="local",
     show_default=True,
     help="Run trials here one after another, or as Ray tasks in parallel.",
@@ -320,71 +286,48 @@ def eval_command(
 @click.option("--ray-address", default=None, help="An existing Ray cluster ('auto', ray://...).")
 @db_option
 @json_option
-def sweep(
-    dataset: str | None,
-    algo: str | None,
-    grid: tuple[str, ...],
-    params: tuple[str, ...],
-    random: int | None,
-    metric: str,
-    protocol: str,
-    negatives: int,
-    ks: str,
-    seed: int,
-    boards: int | None,
-    holdout: int,
-    holdout_fraction: float,
-    holdout_method: str,
-    diversity: str | None,
-    best_to_test: bool,
-    resume: str | None,
-    executor: str,
-    workers: int | None,
-    ray_address: str | None,
-    as_json: bool,
-) -> None:
+def sweep(as_json: bool, **options: Any) -> None:
     """Evaluate every setting of a grid on the validation split (each stored as a run), print
-    them sorted by the metric and plot the metric against each parameter (exports/)."""
+    them sorted by the metric and plot the metric against the parameters (exports/)."""
     store = get_store()
-    values = parse_grid(grid)
-    for key, value in parse_key_values(params, "--param").items():
-        values.setdefault(key, [value])
-    if resume is None and (dataset is None or algo is None or not grid):
-        raise click.UsageError("give --dataset, --algo and at least one --grid (or --resume ID)")
-    settings = _settings(
-        protocol,
-        "validation",
-        negatives,
-        ks,
-        seed,
-        boards,
-        holdout,
-        holdout_fraction,
-        holdout_method,
-        diversity,
-    )
-    bar = Progress("sweep", enabled=show_progress(as_json))
-    sweep_id = resume or new_sweep_id()
+    grid = parse_grid(options["grid"], "--grid")
+    run_on = sw.RunOn(options["executor"], options["workers"], options["ray_address"])
+    request: sw.SweepRequest | sw.ResumeRequest
+    if options["resume"] is not None:
+        request = sw.ResumeRequest(
+            sweep_id=options["resume"],
+            grid=grid or None,
+            best_to_test=options["best_to_test"],
+            run_on=run_on,
+        )
+        sweep_id = request.sweep_id
+    else:
+        if options["dataset"] is None or options["algorithm"] is None or not grid:
+            raise click.UsageError(
+                "give --dataset, --algo and at least one --grid (or --resume ID)"
+            )
+        request = sw.SweepRequest(
+            evaluation=ev.EvalRequest(
+                dataset=options["dataset"],
+                algorithm=options["algorithm"],
+                params=parse_key_values(options["params"], "--param"),
+                **eval_fields(options),
+            ),
+            grid=grid,
+            metric=options["metric"],
+            random=options["random"],
+            best_to_test=options["best_to_test"],
+            run_on=run_on,
+        )
+        sweep_id = request.sweep_id
+    bar = Progress(f"sweep {sweep_id}", enabled=show_progress(as_json))
 
-    def progress(trial: int, trials: int, done: int, total: int) -> None:
-        bar.label = f"sweep {sweep_id} trial {trial + 1}/{trials}"
-        bar(done, total)
+    def progress(done: float, total: float | None, stage: str) -> None:
+        bar.label = f"sweep {sweep_id} {stage}"
+        bar(int(done), int(total or 0))
 
     try:
-        result = run_sweep(
-            store,
-            dataset,
-            algo,
-            values or None,
-            settings,
-            metric=metric,
-            random=random,
-            resume=resume,
-            sweep_id=sweep_id,
-            best_to_test=best_to_test,
-            progress=progress,
-            executor=make_executor(executor, workers, ray_address),
-        )
+        result = sw.run(store, request, Reporter(on_progress=progress))
     except KeyboardInterrupt:
         bar.close()
         click.echo(
@@ -400,18 +343,16 @@ def sweep(
     _print_sweep(result)
 
 
-def _print_sweep(result: Any) -> None:
+def _print_sweep(result: sw.SweepResult) -> None:
     click.echo(
         f"sweep {result.sweep_id}: {result.algorithm} on {result.dataset}, validation "
         f"split, {len(result.trials)} trials"
         + (f" ({result.skipped} already stored)" if result.skipped else "")
     )
+    first = result.trials[0].metrics if result.trials else {}
     shown = [
-        m
-        for m in (result.metric, "hr@10", "ndcg@10", "coverage@10")
-        if m in (result.trials[0].metrics if result.trials else {})
+        m for m in dict.fromkeys((result.metric, "hr@10", "ndcg@10", "coverage@10")) if m in first
     ]
-    shown = list(dict.fromkeys(shown))
     click.echo(f"{'run':>5}  " + "".join(f"{m:>12}" for m in shown) + "  params")
     for t in result.trials:
         setting = ", ".join(f"{k}={t.params.get(k)}" for k in result.swept)

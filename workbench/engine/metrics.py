@@ -28,17 +28,20 @@ def metric_name(metric: str, k: int) -> str:
 
 
 def _check(top: np.ndarray, k: int) -> None:
+    # A cutoff deeper than the matrix measures the whole (shorter) lists: rankings are capped at
+    # the number of candidates, and a list of k slots holding fewer pins is what they are.
     if top.ndim != 2:
         raise ValueError("a ranking matrix must have one row per board")
-    if not 1 <= k <= top.shape[1]:
-        raise ValueError(f"cutoff {k} is outside 1..{top.shape[1]} (the ranked depth)")
+    if k < 1:
+        raise ValueError(f"cutoff {k} must be at least 1")
 
 
 def accuracy(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> dict[str, np.ndarray]:
     """Per-board accuracy at cutoff ``k``.
 
-    ``hits[b, i]`` says whether the pin at rank ``i + 1`` of board ``b`` is relevant (at least
-    ``k`` columns); ``n_relevant[b]`` is how many relevant pins the board has in all (>= 1).
+    ``hits[b, i]`` says whether the pin at rank ``i + 1`` of board ``b`` is relevant (fewer than
+    ``k`` columns when the lists are shorter); ``n_relevant[b]`` is how many relevant pins the
+    board has in all (>= 1).
     """
     _check(hits, k)
     rel = hits[:, :k].astype(np.float64)
@@ -46,9 +49,11 @@ def accuracy(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> dict[str, np.n
     if np.any(n_rel < 1):
         raise ValueError("every evaluated board needs at least one relevant pin")
     found = rel.sum(axis=1)
-    ranks = np.arange(1, k + 1, dtype=np.float64)
+    ranks = np.arange(1, rel.shape[1] + 1, dtype=np.float64)
     discount = 1.0 / np.log2(ranks + 1.0)
-    ideal = np.cumsum(discount)[np.minimum(n_rel, k).astype(np.int64) - 1]
+    best = np.minimum(n_rel, k).astype(np.int64)
+    ideal_ranks = np.arange(1, int(best.max(initial=1)) + 1, dtype=np.float64)
+    ideal = np.cumsum(1.0 / np.log2(ideal_ranks + 1.0))[best - 1]
     first = np.argmax(rel > 0, axis=1)
     precision_at = np.cumsum(rel, axis=1) / ranks
     return {

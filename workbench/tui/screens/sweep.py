@@ -1,5 +1,5 @@
 """The Sweep screen: values to try for an algorithm's parameters, evaluated setting by setting on
-the validation split by ``sweep.run_sweep`` (as ``workbench sweep``). Each trial is stored as it
+the validation split by the sweep service (as ``workbench sweep``). Each trial is stored as it
 finishes and appears at once in the trials table and the plot; a cancelled sweep keeps them and
 runs on from there. Enter opens a trial's run on the Runs screen."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -18,12 +18,15 @@ from textual.message import Message
 from textual.validation import Function, Integer
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
-from workbench.engine.runs import Run
+from workbench.engine.progress import Reporter
 from workbench.tui.jobs import Job, JobContext, JobEnded
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.grid_form import GridForm
 from workbench.tui.widgets.rows_table import RowsTable
 from workbench.tui.widgets.trial_plot import TrialPlot
+
+if TYPE_CHECKING:
+    from workbench.services.sweep import Run
 
 
 def _blank_or_positive(text: str) -> bool:
@@ -32,8 +35,9 @@ def _blank_or_positive(text: str) -> bool:
 
 def settings_count(grid: dict[str, list[str]], random: int | None) -> int:
     """How many settings a sweep of ``grid`` tries (``random`` of them, if fewer)."""
-    count = math.prod(len(v) for v in grid.values()) if grid else 0
-    return min(count, random) if random is not None else count
+    from workbench.services.sweep import count_settings
+
+    return count_settings(grid, random)
 
 
 class SweepScreen(WorkbenchScreen):
@@ -121,16 +125,14 @@ class SweepScreen(WorkbenchScreen):
         self.query_one("#sweep-trials", RowsTable).set_columns("#", "Run")
         self.query_one("#sweep-form").can_focus = False  # Tab goes from field to field
         self.query_one("#sweep-algo", Select).focus()
-        self.query_one(TrialPlot).show([], "", None)
+        self.query_one(TrialPlot).show([], [], "")
         self._show_status()
 
         def load(_ctx: JobContext) -> tuple[Any, ...]:
-            from workbench.engine.evaluate import PROTOCOLS
-            from workbench.engine.metrics import ACCURACY
-            from workbench.engine.recommenders import ALGORITHMS, param_fields, parse_params
+            from workbench.services.evaluate import ACCURACY, PROTOCOLS
+            from workbench.services.sweep import algorithm_fields, check_value
 
-            fields = {name: param_fields(name) for name in ALGORITHMS}
-            return fields, parse_params, PROTOCOLS, ACCURACY
+            return algorithm_fields(), check_value, PROTOCOLS, ACCURACY
 
         def loaded(found: tuple[Any, ...]) -> None:
             self.fields, self._parse, protocols, metrics = found
@@ -155,14 +157,9 @@ class SweepScreen(WorkbenchScreen):
         store = self.workbench.store
 
         def latest(_ctx: JobContext) -> list[Run]:
-            from workbench.engine.runs import list_runs
-            from workbench.engine.sweep import sweep_runs
+            from workbench.services.sweep import latest_sweep
 
-            tagged = (
-                r for r in list_runs(store, dataset=dataset, kind="eval") if "sweep" in r.info
-            )
-            newest = next(tagged, None)
-            return sweep_runs(store, newest.info["sweep"]["id"]) if newest else []
+            return latest_sweep(store, dataset)
 
         self.run_job(Job("sweep.trials", "Reading the latest sweep", latest, self._show_trials,
                          show_progress=False))  # fmt: skip
@@ -240,29 +237,30 @@ class SweepScreen(WorkbenchScreen):
         resume = self._resumable[1] if self._resumable and self._resumable[0] == asked else None
 
         def run(ctx: JobContext) -> Any:
-            from workbench.engine import sweep as engine
-            from workbench.engine.evaluate import DEFAULT_KS, EvalSettings
+            from workbench.services import sweep as service
+            from workbench.services.evaluate import EvalRequest
 
-            sweep_id = resume or engine.new_sweep_id()
+            request: service.SweepRequest | service.ResumeRequest
+            if resume:
+                request = service.ResumeRequest(resume, plot=False)
+            else:
+                evaluation = EvalRequest(dataset, algo, protocol=protocol, negatives=negatives,
+                                         seed=seed, ks=tuple(sorted({*EvalRequest.ks, k})),
+                                         boards=boards)  # fmt: skip
+                request = service.SweepRequest(evaluation, grid, metric=metric, random=random,
+                                               plot=False)  # fmt: skip
+            sweep_id = request.sweep_id
             # Posted to the screen itself, not through ``ctx.post``: also after a cancel, as the
             # sweep may store the trial it was finishing before it stops.
             self.post_message(self.TrialsStored(sweep_id))
-            seen = 0
-
-            def progress(trial: int, trials: int, done: int, total: int) -> None:
-                nonlocal seen
-                if trial > seen:  # the trial before it is stored
-                    seen = trial
-                    self.post_message(self.TrialsStored(sweep_id))
-                ctx.progress(trial * total + done, trials * total, f"trial {trial + 1} of {trials}")
-
-            settings = EvalSettings(protocol=protocol, negatives=negatives, seed=seed,
-                                    ks=tuple(sorted({*DEFAULT_KS, k})), boards=boards)  # fmt: skip
+            reporter = Reporter(ctx.progress, lambda: ctx.cancelled)
             try:
-                return engine.run_sweep(store, dataset, algo, grid, settings, metric=metric,
-                                        random=random, resume=resume, sweep_id=sweep_id,
-                                        progress=progress, cancelled=lambda: ctx.cancelled,
-                                        plot_dir=None)  # fmt: skip
+                return service.run(
+                    store,
+                    request,
+                    reporter,
+                    on_trial=lambda _: self.post_message(self.TrialsStored(sweep_id)),
+                )
             finally:
                 self.post_message(self.TrialsStored(sweep_id))
 
@@ -305,7 +303,7 @@ class SweepScreen(WorkbenchScreen):
         store = self.workbench.store
 
         def read(_ctx: JobContext) -> list[Run]:
-            from workbench.engine.sweep import sweep_runs
+            from workbench.services.sweep import sweep_runs
 
             return sweep_runs(store, sweep_id)
 
@@ -318,7 +316,7 @@ class SweepScreen(WorkbenchScreen):
         self.best = None
         if not trials:
             table.set_columns("#", "Run")
-            self.query_one(TrialPlot).show([], "", None)
+            self.query_one(TrialPlot).show([], [], "")
             self._show_status()
             return
         tag = trials[0].info["sweep"]
@@ -348,7 +346,9 @@ class SweepScreen(WorkbenchScreen):
                 for i, r in enumerate(trials)
             ]
         )
-        self.query_one(TrialPlot).show(values, metric, best)
+        self.query_one(TrialPlot).show(
+            [(r.params, values[i]) for i, r in enumerate(trials)], keys, metric
+        )
         self.best = trials[best] if best is not None else None
         self._follow()
         self._show_status()

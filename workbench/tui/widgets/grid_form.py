@@ -1,6 +1,6 @@
 """A sweep's grid: one line per parameter of an algorithm with the values to try, comma-separated
-(empty keeps the default); every value is checked with the engine's ``parse_params`` as it is
-typed, and the problem replaces the parameter's hint."""
+(empty keeps the default); every value is checked by the sweep service as it is typed, and the
+problem replaces the parameter's hint."""
 
 from __future__ import annotations
 
@@ -13,26 +13,28 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
 from workbench.engine.errors import WorkbenchError
+from workbench.services.parsing import parse_grid
 from workbench.tui.widgets.param_form import field_hint
 
-ParseParams = Callable[[str, dict[str, str]], Any]
+CheckValue = Callable[[str, str, str], Any]
+"""``(algorithm, parameter, value)``: raises when the value is not valid."""
 
 
 def grid_values(text: str) -> list[str]:
     """The distinct comma-separated values of a grid line, in the order typed."""
-    return list(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    return parse_grid([f"v={text}"])["v"] if text.strip(" ,") else []
 
 
 class GridForm(VerticalScroll, can_focus=False):
-    """Rows ``name [values]`` with a hint under each; ``grid()`` is what ``run_sweep`` takes."""
+    """Rows ``name [values]`` with a hint under each; ``grid()`` is a sweep request's grid."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.algo = ""
         self.fields: list[Any] = []
-        self._parse: ParseParams | None = None
+        self._parse: CheckValue | None = None
 
-    async def show(self, algo: str, fields: list[Any], parse: ParseParams) -> None:
+    async def show(self, algo: str, fields: list[Any], parse: CheckValue) -> None:
         """Replace the rows with empty ones for ``algo``'s ``fields`` (``ParamField``s)."""
         self.algo, self.fields, self._parse = algo, fields, parse
         await self.remove_children()
@@ -55,7 +57,7 @@ class GridForm(VerticalScroll, can_focus=False):
             return None
         for value in grid_values(text):
             try:
-                self._parse(self.algo, {name: value})
+                self._parse(self.algo, name, value)
             except WorkbenchError as exc:
                 return str(exc)
         return None

@@ -1,32 +1,49 @@
-"""A sweep's metric for each trial, in the order the trials ran, drawn with plotext; the best
-trial is marked."""
+"""A sweep's metric against the swept parameter with the most values, one line per value of a
+second swept parameter, drawn with plotext; the best trial is starred."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 from textual_plotext import PlotextPlot
 
+from workbench.services.sweep import sweep_axes, sweep_series
+
+COLORS = ("blue", "orange", "cyan", "magenta", "yellow", "red", "white")
+
 
 class TrialPlot(PlotextPlot):
-    """Points (joined by a line) of the metric per trial number; the best one in green."""
+    """Metric (y) against a parameter (x); a line per value of a second parameter."""
 
-    def show(self, values: list[float], metric: str, best: int | None) -> None:
-        """``values[i]`` is trial ``i + 1``'s metric (NaN: not measured); ``best`` an index."""
+    def show(
+        self, trials: Sequence[tuple[dict[str, Any], float]], swept: Sequence[str], metric: str
+    ) -> None:
+        """``trials``: each trial's (params, metric value; NaN when not measured)."""
         plt = self.plt
         plt.clear_figure()
-        plt.title(f"{metric} per trial" if values else "No trials yet")
-        plt.xlabel("trial")
-        points = [(i + 1, v) for i, v in enumerate(values) if math.isfinite(v)]
-        if points:
+        finite = [(p, v) for p, v in trials if math.isfinite(v)]
+        if not finite or not swept:
+            plt.title("No trials yet")
+            self.refresh()
+            return
+        x, line = sweep_axes(finite, swept)
+        labels, numeric, series = sweep_series(finite, x, line)
+        plt.title(f"{metric} against {x}" + (f", a line per {line}" if line else ""))
+        plt.xlabel(x)
+        plt.ylabel(metric)
+        for i, (name, points) in enumerate(series.items()):
             xs, ys = zip(*points, strict=True)
+            color = COLORS[i % len(COLORS)]
+            label = f"{line}={name}" if line else None
             if len(points) > 1:
-                plt.plot(xs, ys, marker="braille", color="blue")
-            plt.scatter(xs, ys, marker="●", color="blue")
-            if best is not None and math.isfinite(values[best]):
-                plt.scatter([best + 1], [values[best]], marker="★", color="green")
-            step = max(1, -(-len(values) // 8))
-            ticks = range(1, len(values) + 1, step)
-            plt.xticks([float(t) for t in ticks], [str(t) for t in ticks])
-            plt.xlim(0.5, len(values) + 0.9)  # room for the last tick's label
+                plt.plot(xs, ys, marker="braille", color=color, label=label)
+                label = None
+            plt.scatter(xs, ys, marker="●", color=color, label=label)
+        best_params, best_value = max(finite, key=lambda t: t[1])
+        bx = float(best_params.get(x)) if numeric else float(labels.index(str(best_params.get(x))))
+        plt.scatter([bx], [best_value], marker="★", color="green")
+        if not numeric:
+            plt.xticks([float(i) for i in range(len(labels))], labels)
         self.refresh()
