@@ -50,6 +50,7 @@ def tui_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WORKBENCH_CONFIG", "/nonexistent/workbench/config.toml")
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("WORKBENCH_TUI_EXIT_ON_READY", raising=False)
+    monkeypatch.setenv("WORKBENCH_STATE", str(tmp_path / "state.json"))
     monkeypatch.chdir(tmp_path)
 
 

@@ -1,8 +1,20 @@
 """The terminal UI's App: screens (one per mode), the thread workers, errors, keymap and theme.
 
-Every action calls the same engine function as the CLI, in a thread worker (see ``jobs.py``):
-the UI never blocks and never holds a DuckDB connection while idle. Engine modules are imported
-inside the workers, so the first screen appears before numba, faiss or polars are loaded.
+Every action calls the same service as the CLI, in a thread worker (see ``jobs.py``): the UI
+never blocks and never holds a DuckDB connection while idle. Engine modules are imported inside
+the workers, so the first screen appears before numba, faiss or polars are loaded.
+
+What the App offers every screen:
+
+- navigation: ``go(mode)``, a back stack (Backspace) and :meth:`WorkbenchApp.breadcrumb`;
+  ``1``-``9`` switch screens where the focus is not in a text box, ``alt+1``-``alt+9`` anywhere;
+- :class:`~workbench.tui.messages.PinAction` routing: open a pin page, add to the query, similar
+  images, explain (a panel docked beside the screen's lists);
+- state per dataset: :meth:`WorkbenchApp.remember` / :meth:`WorkbenchApp.recall` keep a screen's
+  values (query pins, filters) for the dataset in use; switching datasets never carries them
+  across. Screens watch ``dataset`` and restore with ``recall``;
+- errors: one handler, one line from :func:`workbench.engine.errors.user_message` with the TUI's
+  own hints (:data:`TUI_HINTS`).
 """
 
 from __future__ import annotations
@@ -11,7 +23,7 @@ import importlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
@@ -20,13 +32,15 @@ from textual.binding import Binding, BindingType
 from textual.message_pump import MessagePump
 from textual.reactive import var
 from textual.screen import Screen
+from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
-from workbench.engine.errors import Cancelled, StoreLockedError, WorkbenchError
-from workbench.engine.store import DatasetInfo, Store
+from workbench.engine.errors import Cancelled, StoreLockedError, WorkbenchError, user_message
+from workbench.services.datasets import DatasetInfo, Store, list_datasets
 from workbench.tui.commands import WorkbenchCommands
-from workbench.tui.config import TuiConfig, load_config
+from workbench.tui.config import TuiConfig, TuiState, load_config, load_state
 from workbench.tui.jobs import Job, JobContext, JobEnded
+from workbench.tui.messages import PinAction
 
 if TYPE_CHECKING:
     pass
@@ -34,7 +48,8 @@ if TYPE_CHECKING:
 LOCK_RETRIES = 5
 LOCK_RETRY_DELAY_S = 1.0
 
-# (mode, title, default key): the order of the navigation bar.
+# (mode, title, default key): the order of the navigation bar. Each screen also has alt+key,
+# which works while a text box has the focus (a plain digit is typed into the box there).
 SCREENS: tuple[tuple[str, str, str], ...] = (
     ("datasets", "Datasets", "1"),
     ("explore", "Explore", "2"),
@@ -43,7 +58,32 @@ SCREENS: tuple[tuple[str, str, str], ...] = (
     ("compare", "Compare", "5"),
     ("sweep", "Sweep", "6"),
     ("runs", "Runs", "7"),
+    ("eval", "Eval", "8"),
+    ("sql", "SQL", "9"),
 )
+
+TUI_HINTS: dict[str, str] = {
+    "overwrite": "tick Overwrite",
+    "replace": "tick Replace",
+    "grid": "give at least one parameter a list of values",
+    "top": "ask for fewer results (top k)",
+    "index": "index the images first (ctrl+o on Visual)",
+    "confirm": "confirm it in the dialog",
+}
+"""The TUI's words for the engine's hint keys (the CLI names flags, the TUI names its controls)."""
+
+SEARCH_ACTIONS = ("focus_search", "focus_filter", "focus_runs")
+"""Screen actions that ``/`` runs: the screen's search or filter box."""
+
+BACK_LIMIT = 30
+
+
+@dataclass
+class DatasetState:
+    """What belongs to one dataset: query pins and the values screens remember for it."""
+
+    query_pins: tuple[str, ...] = ()
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 def _lazy_screen(mode: str, title: str) -> Callable[[], Screen[Any]]:
@@ -58,16 +98,8 @@ def _lazy_screen(mode: str, title: str) -> Callable[[], Screen[Any]]:
 
 
 def error_message(exc: BaseException) -> str:
-    """One line for the user, as the CLI would print it."""
-    if isinstance(exc, WorkbenchError):
-        return str(exc)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if type(exc).__module__.startswith("duckdb"):
-        return f"database error: {text}"
-    if isinstance(exc, OSError):
-        name = f"{exc.filename}: " if exc.filename else ""
-        return f"{name}{exc.strerror or exc}"
-    return f"internal error: {type(exc).__name__}: {text} (WORKBENCH_DEBUG=1 for details)"
+    """One line for the user, with the TUI's hint (e.g. "; tick Overwrite")."""
+    return user_message(exc, TUI_HINTS)[0]
 
 
 class WorkbenchApp(App[None]):
@@ -81,9 +113,22 @@ class WorkbenchApp(App[None]):
         Binding("f1", "help", "Help", id="help"),
         Binding("ctrl+p", "command_palette", "Commands", id="commands", priority=True),
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
-        Binding("ctrl+t", "change_theme", "Theme", id="theme", show=False),
+        Binding("ctrl+t", "next_theme", "Next theme", id="theme", show=False, priority=True),
+        Binding("slash", "search", "Search box", id="search", show=False, priority=True),
+        Binding("backspace", "back", "Back", id="back", show=False),
         *(
             Binding(key, f"go('{mode}')", f"Go to {title}", id=f"screen.{mode}", show=False)
+            for mode, title, key in SCREENS
+        ),
+        *(
+            Binding(
+                f"alt+{key}",
+                f"go('{mode}')",
+                f"Go to {title}",
+                id=f"screen.{mode}.alt",
+                show=False,
+                priority=True,
+            )
             for mode, title, key in SCREENS
         ),
     ]
@@ -101,8 +146,12 @@ class WorkbenchApp(App[None]):
     run_request: var[int | None] = var(None, always_update=True)
     """A run to show on the Runs screen (a sweep's trial)."""
 
-    def __init__(self, store: Store, config: TuiConfig | None = None) -> None:
+    def __init__(
+        self, store: Store, config: TuiConfig | None = None, state: TuiState | None = None
+    ) -> None:
         self.config = config or load_config()
+        self.state = state or load_state()
+        """What is remembered between runs (the dataset last used on this store, the theme)."""
         if self.config.images != "none":
             # textual-image asks the terminal what it can draw; that must happen before Textual
             # takes the terminal over. A terminal that cannot answer means no images, not a crash.
@@ -121,10 +170,18 @@ class WorkbenchApp(App[None]):
         self.store = store
         self._jobs: dict[Worker[Any], tuple[Job[Any], MessagePump]] = {}
         self._warned_clash = False
+        self.dataset_states: dict[str, DatasetState] = {}
+        """Per-dataset state, by dataset name (see :meth:`remember`)."""
+        self.back_modes: list[str] = []
+        """Screens visited before the current one (Backspace returns to the last)."""
+        self._going_back = False
 
     # -- start-up ------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        theme = self.state.theme if self.state.theme and not self.config.theme else None
+        if theme and self.get_theme(theme) is not None:
+            self.theme = theme
         if self.config.theme:
             if self.get_theme(self.config.theme) is None:
                 self.notify(
@@ -153,7 +210,8 @@ class WorkbenchApp(App[None]):
         def done(infos: list[DatasetInfo]) -> None:
             self.datasets = tuple(infos)
             names = [d.name for d in infos]
-            for candidate in (select, self.dataset, "sample"):
+            remembered = self.state.dataset_for(self.store.path)
+            for candidate in (select, self.dataset, remembered, "sample"):
                 if candidate in names:
                     self.dataset = candidate
                     return
@@ -163,18 +221,156 @@ class WorkbenchApp(App[None]):
             Job(
                 "datasets",
                 "Reading datasets",
-                lambda _ctx: self.store.datasets(),
+                lambda _ctx: list_datasets(self.store),
                 done,
                 show_progress=False,
             ),
             self,
         )
 
+    # -- state per dataset ---------------------------------------------------------------------
+
+    @property
+    def dataset_state(self) -> DatasetState:
+        """The state of the dataset in use (a throw-away one when there is none)."""
+        if self.dataset is None:
+            return DatasetState()
+        return self.dataset_states.setdefault(self.dataset, DatasetState())
+
+    def remember(self, key: str, value: Any) -> None:
+        """Keep ``value`` under ``key`` for the dataset in use (e.g. ``"runs.filter"``)."""
+        if self.dataset is not None:
+            self.dataset_state.values[key] = value
+
+    def recall(self, key: str, default: Any = None) -> Any:
+        """What :meth:`remember` kept under ``key`` for the dataset in use, else ``default``."""
+        return self.dataset_state.values.get(key, default)
+
+    def watch_dataset(self, old: str | None, new: str | None) -> None:
+        """A switch of dataset: its own query pins come back, nothing of the old one stays; the
+        choice is remembered for the next start on this store."""
+        if old == new:
+            return
+        self.query_pins = self.dataset_state.query_pins
+        if new is not None:
+            self.state.remember_dataset(self.store.path, new)
+            self.state.save()
+
+    def watch_query_pins(self, pins: tuple[str, ...]) -> None:
+        if self.dataset is not None:
+            self.dataset_state.query_pins = pins
+
+    def add_query_pin(self, pin: str) -> None:
+        """Add ``pin`` to the query pins of the dataset in use (Recommend picks them up)."""
+        pins = self.query_pins
+        if any(spec == pin or spec.rpartition(":")[0] == pin for spec in pins):
+            self.notify(f"pin {pin} is already in the query", markup=False)
+            return
+        self.query_pins = (*pins, pin)
+        key = self.key_for("screen.recommend", "3")
+        self.notify(f"query pins: {' '.join(self.query_pins)} ({key} Recommend)", markup=False)
+
     # -- navigation ----------------------------------------------------------------------------
 
     def action_go(self, mode: str) -> None:
-        if mode != self.current_mode:
-            self.switch_mode(mode)
+        if mode == self.current_mode:
+            return
+        if not self._going_back:
+            if self.current_mode:
+                self.back_modes.append(self.current_mode)
+            del self.back_modes[:-BACK_LIMIT]
+        self.switch_mode(mode)
+
+    def action_back(self) -> None:
+        """Back to where you came from: the page below a pin page, else the previous screen."""
+        from workbench.tui.screens.pin_page import PinPageScreen
+
+        if isinstance(self.screen, PinPageScreen):
+            self.pop_screen()
+            return
+        while self.back_modes and self.back_modes[-1] == self.current_mode:
+            self.back_modes.pop()
+        if not self.back_modes:
+            self.bell()
+            return
+        self._going_back = True
+        try:
+            self.action_go(self.back_modes.pop())
+        finally:
+            self._going_back = False
+
+    def breadcrumb(self) -> list[str]:
+        """Where you came from, oldest first: recent screens, then the pages on this one."""
+        titles = {mode: title for mode, title, _ in SCREENS}
+        trail = [titles.get(m, m) for m in self.back_modes[-2:]]
+        trail.append(titles.get(self.current_mode, self.current_mode))
+        trail += [c for s in self.screen_stack if (c := getattr(s, "crumb", None))]
+        return trail
+
+    async def action_search(self) -> None:
+        """``/``: focus the screen's search box (select its text if it has the focus already)."""
+        focused = self.screen.focused
+        for name in SEARCH_ACTIONS:
+            if hasattr(self.screen, f"action_{name}"):
+                await self.screen.run_action(name)
+                break
+        if isinstance(focused, Input) and focused is self.screen.focused:
+            focused.select_all()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "search":
+            # ``/`` stays a character where one may type it: paths, SQL, and screens
+            # without a search box.
+            focused = self.screen.focused
+            if isinstance(focused, TextArea) or (
+                isinstance(focused, Input)
+                and (focused.suggester is not None or focused.type != "text")
+            ):
+                return False
+            return any(hasattr(self.screen, f"action_{n}") for n in SEARCH_ACTIONS)
+        return True
+
+    def action_next_theme(self) -> None:
+        """ctrl+t: the next theme, said in a toast, remembered for the next start."""
+        names = sorted(self.available_themes)
+        current = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(current + 1) % len(names)]
+        self.state.theme = self.theme
+        self.state.save()
+        key = self.key_for("theme", "ctrl+t")
+        self.notify(
+            f"theme {self.theme} ({current + 2 if current + 2 <= len(names) else 1} of "
+            f"{len(names)}; {key} for the next)",
+            title="Theme",
+            markup=False,
+        )
+
+    @on(PinAction)
+    def _pin_action(self, message: PinAction) -> None:
+        """A pin action that no screen handled: open its page, add it to the query, find
+        similar images, or explain it in a panel beside the screen's lists."""
+        if message.verb == "open":
+            from workbench.tui.screens.pin_page import PinPageScreen
+
+            if self.dataset is None:
+                self.notify("no dataset in use", severity="warning")
+                return
+            self.push_screen(PinPageScreen(self.dataset, message.pin, self.current_mode))
+        elif message.verb == "add":
+            self.add_query_pin(message.pin)
+        elif message.verb == "similar":
+            from workbench.tui.screens.pin_page import PinPageScreen
+
+            while isinstance(self.screen, PinPageScreen):
+                self.pop_screen()
+            self.visual_search(message.pin)
+        elif message.verb == "explain":
+            from workbench.tui.widgets.explain_panel import ExplainPanel
+
+            if message.run_id is None:
+                self.notify("this list is not a stored run: nothing to explain", markup=False)
+                return
+            ExplainPanel.open_on(self.screen, message.run_id, message.pin)
 
     def compare(self, run_ids: list[int]) -> None:
         """Open the Compare screen on these runs (the first is the baseline)."""
@@ -280,6 +476,8 @@ class WorkbenchApp(App[None]):
             reply_to.post_message(JobEnded(job, "cancelled"))
             return
         if isinstance(error, WorkbenchError) and job.on_error is not None:
+            # Forms show ``str(error)`` inline: give it the TUI's hint ("; tick Overwrite").
+            error.args = (error_message(error),)
             job.on_error(error)
         elif error is not None:
             self.report_error(error)
@@ -291,6 +489,11 @@ class WorkbenchApp(App[None]):
             self.log.error(repr(exc))
         title = "Store locked" if isinstance(exc, StoreLockedError) else "Error"
         self.notify(error_message(exc), title=title, severity="error", timeout=8, markup=False)
+
+    @staticmethod
+    def message_for(exc: BaseException) -> str:
+        """The one line for ``exc`` with the TUI's hint, for showing inline in a form."""
+        return error_message(exc)
 
     # -- clipboard -----------------------------------------------------------------------------
 

@@ -12,6 +12,10 @@ The file is ``$WORKBENCH_CONFIG`` or ``$XDG_CONFIG_HOME/workbench/config.toml`` 
 
 A broken file never stops the app: its problems are shown as a toast and the defaults are used.
 ``$WORKBENCH_IMAGES`` overrides ``images`` (the tests force ``halfcell``).
+
+What the app remembers by itself (the dataset in use per store, the theme chosen with ctrl+t) is
+kept apart from the user's settings, in ``state.json`` beside the config file
+(``$WORKBENCH_STATE`` overrides the path); a missing or broken state file means a fresh start.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from workbench.services.state import Remembered, load_remembered
 
 IMAGE_MODES = ("auto", "halfcell", "unicode", "none")
 
@@ -71,3 +77,18 @@ def load_config(path: Path | None = None) -> TuiConfig:
     return TuiConfig(
         keys=keys, theme=theme, images=str(images), path=path, problems=tuple(problems)
     )
+
+
+def state_path() -> Path:
+    """Where the app keeps what it remembers between runs (beside the config file)."""
+    if explicit := os.environ.get("WORKBENCH_STATE"):
+        return Path(explicit)
+    return config_path().with_name("state.json")
+
+
+TuiState = Remembered
+
+
+def load_state(path: Path | None = None) -> TuiState:
+    """What the app remembered from its last runs (nothing if the file is missing or broken)."""
+    return load_remembered(path or state_path())

@@ -22,7 +22,8 @@ class BoardView(Vertical):
         yield Static(id="board-text")
         with ContentSwitcher(initial="board-grid", id="board-pins", classes="panel"):
             yield PinGrid(id="board-grid")
-            yield RowsTable(id="board-list")
+            # Explore opens a board's pins in place (its own history), not as a pin page.
+            yield RowsTable(id="board-list", open_pins=False)
 
     async def show(self, detail: BoardDetail) -> None:
         text = Table.grid()

@@ -1,49 +1,70 @@
-"""The bar on top of every screen: the screens as tabs (click or key) and the current dataset."""
+"""The line on top of every screen: the screens with their keys (click or press), the current one
+highlighted, and the dataset in use. One line, and it fits: titles shorten as the terminal
+narrows (``3 Recommend`` -> ``3 Rec``), so every screen's key is always visible at 80 columns."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from textual import on
+from rich.cells import cell_len
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Label, Tab, Tabs
+from textual.content import Content
+from textual.widgets import Static
 
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
 
+SHORT = {"datasets": "Data", "recommend": "Rec", "compare": "Comp", "explore": "Expl"}
+"""Titles used when the full ones do not fit."""
+
 
 class NavBar(Horizontal):
-    """Tabs for the screens (``mode`` is the active one) and a label naming the dataset."""
+    """The screens (``mode`` is the active one) and a label naming the dataset."""
 
     def __init__(self, mode: str) -> None:
         super().__init__()
         self.mode = mode
 
     def compose(self) -> ComposeResult:
-        from workbench.tui.app import SCREENS
-
-        app = cast("WorkbenchApp", self.app)
-        tabs = [
-            Tab(f"{app.key_for(f'screen.{mode}', key)} {title}", id=f"tab-{mode}")
-            for mode, title, key in SCREENS
-        ]
-        yield Label("Pinboard", id="nav-title")
-        yield Tabs(*tabs, active=f"tab-{self.mode}", id="nav-tabs")
-        yield Label(id="nav-dataset")
+        yield Static(id="nav-tabs", markup=False)
+        yield Static(id="nav-dataset", markup=False)
 
     def on_mount(self) -> None:
-        self.query_one(Tabs).can_focus = False
         self.watch(self.app, "dataset", self._show_dataset)
 
-    def _show_dataset(self, dataset: str | None) -> None:
-        text = f"dataset [b]{dataset}[/b]" if dataset else "no dataset: load one (1 Datasets)"
-        self.query_one("#nav-dataset", Label).update(text)
+    @property
+    def workbench(self) -> WorkbenchApp:
+        return cast("WorkbenchApp", self.app)
 
-    @on(Tabs.TabActivated)
-    def _go(self, event: Tabs.TabActivated) -> None:
-        event.stop()
-        mode = (event.tab.id or "").removeprefix("tab-")
-        if mode and mode != self.mode:
-            self.query_one(Tabs).active = f"tab-{self.mode}"
-            cast("WorkbenchApp", self.app).action_go(mode)
+    def labels(self, width: int) -> tuple[list[tuple[str, str]], int]:
+        """``(mode, label)`` per screen and the padding around each, as long as fits."""
+        from workbench.tui.app import SCREENS
+
+        keys = [(m, self.workbench.key_for(f"screen.{m}", k), t) for m, t, k in SCREENS]
+        for shorten, pad in ((False, 1), (True, 1), (False, 0), (True, 0)):
+            out = [(m, f"{k} {SHORT.get(m, t) if shorten else t}") for m, k, t in keys]
+            if sum(cell_len(label) + 1 + pad for _, label in out) <= width:
+                return out, pad
+        labels = [(m, f"{k} {SHORT.get(m, t)}" if m == self.mode else k) for m, k, t in keys]
+        return labels, 0
+
+    def _render_tabs(self) -> None:
+        tabs = self.query_one("#nav-tabs", Static)
+        dataset = self.app.dataset if hasattr(self.app, "dataset") else None
+        width = max(self.size.width - min(cell_len(str(dataset or "no dataset")) + 2, 24), 1)
+        labels, pad = self.labels(width)
+        parts = []
+        for mode, label in labels:
+            style = "reverse bold " if mode == self.mode else ""
+            parts.append(f"[{style}@click=app.go('{mode}')]{' ' * pad}{label} [/]")
+        tabs.update(Content.from_markup("".join(parts)))
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self.call_after_refresh(self._render_tabs)
+
+    def _show_dataset(self, dataset: str | None) -> None:
+        text = f"{dataset}" if dataset else "no dataset"
+        self.query_one("#nav-dataset", Static).update(text)
+        self.call_after_refresh(self._render_tabs)

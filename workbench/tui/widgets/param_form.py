@@ -1,5 +1,9 @@
 """A form for an algorithm's parameters, generated from its ``Params`` dataclass fields: defaults
-shown, ranges and types checked as you type, help under each field."""
+shown, ranges and types checked as you type, help under each field.
+
+Every edit re-checks the field and posts :class:`ParamForm.Changed` with the form's current
+problems, so a screen clears an error line as soon as the value is fixed (a stale message
+never stays)."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any, Literal
 
 from textual import on
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.validation import Integer, Number, Validator
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
@@ -67,17 +72,31 @@ class ParamForm(VerticalScroll):
         return Input(str(f.default), id=wid, type=kind, validators=validators, compact=True,
                      validate_on=["changed", "submitted"])  # fmt: skip
 
+    class Changed(Message):
+        """A parameter was edited; ``problems`` are the form's remaining errors (empty: valid)."""
+
+        def __init__(self, form: ParamForm, problems: list[str]) -> None:
+            super().__init__()
+            self.form = form
+            self.problems = problems
+
     @on(Input.Changed)
     def _check(self, event: Input.Changed) -> None:
         name = (event.input.id or "").removeprefix("param-")
         field = next((f for f in self.fields if f.name == name), None)
         if field is None:
             return
-        result = event.validation_result
+        result = event.input.validate(event.input.value)
         hint = self.query_one(f"#hint-{name}", Static)
         bad = result is not None and not result.is_valid
         hint.update("; ".join(result.failure_descriptions) if bad and result else field_hint(field))
         hint.set_class(bad, "-invalid")
+        self.post_message(self.Changed(self, self.errors()))
+
+    @on(Select.Changed)
+    @on(Switch.Changed)
+    def _choice_changed(self) -> None:
+        self.post_message(self.Changed(self, self.errors()))
 
     def errors(self) -> list[str]:
         """One message per parameter whose text is not valid."""

@@ -1,5 +1,7 @@
 """A ranking of pins (rank, pin, score, title, attributes) with a preview of the highlighted pin:
-what the Recommend and Visual screens show after a run."""
+what the Recommend and Visual screens show after a run. Its rows have the pin actions of
+``RowsTable``: Enter opens the pin page, ``a`` adds to the query, ``v`` similar images, ``e``
+explains the rank (run id from ``show(run_id=...)``, else from the title "Run N")."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from textual.widgets import DataTable, Static
 
 from workbench.tui.widgets.pin_image import PinImage
 from workbench.tui.widgets.pin_view import PIN_FIELDS, attribute_grid
-from workbench.tui.widgets.rows_table import RowsTable
+from workbench.tui.widgets.rows_table import RowsTable, format_score
 
 
 class RankedPins(Vertical):
@@ -39,16 +41,23 @@ class RankedPins(Vertical):
         return self.query_one(RowsTable)
 
     def show(
-        self, ranking: Sequence[tuple[int, str, float]], pins: list[dict[str, Any]], title: str
+        self,
+        ranking: Sequence[tuple[int, str, float]],
+        pins: list[dict[str, Any]],
+        title: str,
+        run_id: int | None = None,
     ) -> None:
         """Show ``(rank, pin, score)`` rows with the pins' titles and attributes (``pins`` are
-        their ``pins_frame`` rows), focus the table and preview its first pin."""
+        their ``pins_frame`` rows), focus the table and preview its first pin. ``run_id`` is the
+        stored run they come from (what ``e`` explains)."""
         self.rows = {str(p["pin"]): p for p in pins}
         extra = [k for k in (pins[0] if pins else {}) if k not in PIN_FIELDS]
         table = self.table
+        table.run_id = run_id
         table.set_columns("Rank", "Pin", "Score", "Title", *extra)
         table.set_rows([
-            (pin, [Text(str(rank), justify="right"), pin, Text(f"{score:.5g}", justify="right"),
+            (pin, [Text(str(rank), justify="right"), pin,
+                   Text(format_score(score), justify="right"),
                    self.rows.get(pin, {}).get("title") or "",
                    *(str(self.rows.get(pin, {}).get(c) or "") for c in extra)])
             for rank, pin, score in ranking
@@ -59,6 +68,7 @@ class RankedPins(Vertical):
 
     def clear(self, title: str = "Results") -> None:
         self.rows = {}
+        self.table.run_id = None
         self.table.set_rows([])
         self.table.border_title = title
         self.query_one(PinImage).show(None)

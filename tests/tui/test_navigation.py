@@ -1,0 +1,185 @@
+"""App-level behaviour every screen gets: screen keys that work inside text boxes, ``/`` to the
+search box, the theme toast, the TUI's error hints, state kept per dataset and the dataset
+remembered across restarts, the palette listing every screen's actions, and walking the graph
+from any table of pins (pin page, add to query, similar images, explain, Backspace back)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.command import CommandPalette
+from textual.widgets import Input
+
+from tests.tui.conftest import settle, wait_until
+from workbench.engine.errors import OutputExistsError
+from workbench.engine.ingest import load_dataset
+from workbench.engine.store import Store
+from workbench.tui.app import TUI_HINTS, WorkbenchApp, error_message
+from workbench.tui.commands import WorkbenchCommands
+from workbench.tui.jobs import Job
+from workbench.tui.screens.pin_page import PinPageScreen
+from workbench.tui.widgets.explain_panel import ExplainPanel
+from workbench.tui.widgets.rows_table import RowsTable, format_score
+
+MakeApp = Callable[[Store], WorkbenchApp]
+
+
+async def test_screen_keys_inside_a_text_box(mini_store: Store, make_app: MakeApp) -> None:
+    app = make_app(mini_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        assert app.current_mode == "explore"
+        app.screen.query_one("#explore-results", RowsTable).focus()
+        await pilot.press("slash", "o", "c", "3")
+        box = app.screen.query_one("#explore-search", Input)
+        assert box.has_focus and box.value == "oc3"  # a digit in a text box is text
+        await pilot.press("slash")  # already there: not typed, the text is selected
+        assert box.value == "oc3"
+        await pilot.press("alt+3")
+        await settle(pilot)
+        assert app.current_mode == "recommend"
+        await pilot.press("backspace")  # back to where we came from
+        await settle(pilot)
+        assert app.current_mode == "explore"
+
+
+async def test_ctrl_t_says_which_theme(mini_store: Store, make_app: MakeApp) -> None:
+    app = make_app(mini_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        before = app.theme
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert app.theme != before
+        assert any(n.title == "Theme" and app.theme in n.message for n in app._notifications)
+        saved = json.loads(Path(os.environ["WORKBENCH_STATE"]).read_text())
+        assert saved["theme"] == app.theme
+
+
+def test_errors_get_the_tui_hint(tmp_path: Path) -> None:
+    line = error_message(OutputExistsError(f"the output file {tmp_path}/x.csv exists"))
+    assert line.endswith("; " + TUI_HINTS["overwrite"])
+    assert "--force" not in line
+
+
+async def test_inline_form_errors_get_the_tui_hint(mini_store: Store, make_app: MakeApp) -> None:
+    app = make_app(mini_store)
+    seen: list[str] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+
+        def exists(_ctx: object) -> None:
+            raise OutputExistsError("the output file x.csv exists")
+
+        job = Job("test", "Writing", exists, on_error=lambda e: seen.append(str(e)))
+        app.screen.run_job(job)  # type: ignore[attr-defined]
+        await settle(pilot)
+    assert seen == ["the output file x.csv exists; tick Overwrite"]
+
+
+async def test_state_belongs_to_a_dataset(
+    mini_store: Store, mini_dir: Path, make_app: MakeApp
+) -> None:
+    load_dataset(mini_store, [mini_dir], "other")
+    app = make_app(mini_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.dataset = "mini"
+        app.add_query_pin("p01")
+        app.remember("runs.filter", "alpha=0.5")
+        app.dataset = "other"
+        await settle(pilot)
+        assert app.query_pins == () and app.recall("runs.filter") is None
+        app.add_query_pin("p02")
+        app.dataset = "mini"
+        await settle(pilot)
+        assert app.query_pins == ("p01",) and app.recall("runs.filter") == "alpha=0.5"
+        app.dataset = "other"
+        await settle(pilot)
+
+    # The dataset in use is remembered for the next start on this store.
+    again = make_app(mini_store)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert again.dataset == "other"
+
+
+async def test_palette_lists_every_screens_actions(mini_store: Store, make_app: MakeApp) -> None:
+    app = make_app(mini_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        provider = WorkbenchCommands(app.screen)
+        titles = {title for title, _help, _run in provider._commands()}
+        for expected in ("SQL: Run query", "Eval: Evaluate", "Runs: Export…", "Explore: Search",
+                         "Recommend: Run", "Go to Sweep", "Use dataset mini"):  # fmt: skip
+            assert expected in titles, expected
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"SQL: Run query")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.current_mode == "sql"
+
+
+def test_scores_and_counts_are_readable() -> None:
+    assert format_score(293780.0) == "293,780"
+    assert format_score(293780.5) == "293,780.5"
+    assert format_score(0.0123456) == "0.0123"
+    assert format_score(1.2e-5) == "1.200e-05"
+    assert format_score(None) == "—"
+
+
+async def test_walk_the_graph_from_a_run(runs_store: Store, make_app: MakeApp) -> None:
+    app = make_app(runs_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("7")
+        await settle(pilot)
+        results = app.screen.query_one("#run-results", RowsTable)
+        results.focus()
+        await pilot.pause()
+        pin = results.cursor_pin
+        assert pin is not None
+
+        await pilot.press("a")
+        assert app.query_pins == (pin,)
+
+        await pilot.press("enter")  # the pin page, on top of Runs
+        await settle(pilot)
+        page = app.screen
+        assert isinstance(page, PinPageScreen) and page.pin == pin
+        assert app.breadcrumb()[-2:] == ["Runs", f"pin {pin}"]
+        boards = page.query_one("#page-boards", RowsTable)
+        assert boards.row_count >= 1
+        board_pins = page.query_one("#page-board-pins", RowsTable)
+        await wait_until(pilot, lambda: board_pins.row_count > 0)
+        board_pins.focus()
+        await pilot.press("down", "enter")  # on to another pin of that board
+        await settle(pilot)
+        assert isinstance(app.screen, PinPageScreen) and app.screen is not page
+        second = app.screen.pin
+        assert app.breadcrumb()[-3:] == ["Runs", f"pin {pin}", f"pin {second}"]
+        await pilot.press("backspace")
+        await settle(pilot)
+        assert app.screen is page
+        await pilot.press("backspace")
+        await settle(pilot)
+        assert app.current_mode == "runs" and not isinstance(app.screen, PinPageScreen)
+
+        results.focus()
+        await pilot.press("e")  # why this pin: a panel beside the list
+        await settle(pilot)
+        panel = app.screen.query_one(ExplainPanel)
+        assert (panel.run_id, panel.pin) == (2, pin)
+        await pilot.press("e")  # the same pin again closes it
+        await settle(pilot)
+        assert not app.screen.query(ExplainPanel)
+
+        await pilot.press("v")  # similar images: the Visual screen with the pin
+        await settle(pilot)
+        assert app.current_mode == "visual" and app.visual_request == pin

@@ -1,0 +1,156 @@
+"""Why a run ranked a pin: the panel that ``e`` opens beside any list of a run's pins.
+
+It calls the explain service (``workbench.services.explain``) in a thread worker and shows what
+it returns: the pin's score, degree and popularity rank, the share of each query pin, and the
+boards through which the walks reached it most often. ``e`` on the same pin again, or Esc in the
+panel, closes it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Static
+
+from workbench.tui.jobs import Job, JobContext
+from workbench.tui.widgets.rows_table import RowsTable, format_score
+
+if TYPE_CHECKING:
+    from workbench.tui.app import WorkbenchApp
+
+TOP = 10
+
+
+def explanation_dict(explanation: Any) -> dict[str, Any]:
+    """The explanation as the JSON object of ``workbench explain --json``."""
+    if isinstance(explanation, dict):
+        return explanation
+    if hasattr(explanation, "to_json"):
+        data = explanation.to_json()
+        return cast("dict[str, Any]", data if isinstance(data, dict) else {})
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(explanation) if is_dataclass(explanation) else {}  # type: ignore[arg-type]
+
+
+def share_text(share: Any) -> str:
+    return f"{float(share) * 100:.1f}%" if isinstance(share, int | float) else "—"
+
+
+class ExplainPanel(Vertical):
+    """The explanation of one pin of one run, docked beside the screen's lists."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close explanation", id="explain.close"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="explain-panel", classes="panel")
+        self.run_id: int | None = None
+        self.pin: str | None = None
+        self.explanation: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="explain-summary")
+        by_query = RowsTable(id="explain-query-pins")
+        by_query.border_title = "By query pin"
+        yield by_query
+        boards = RowsTable(id="explain-boards")
+        boards.border_title = "Via boards"
+        yield boards
+
+    @classmethod
+    def open_on(cls, screen: Screen[Any], run_id: int, pin: str) -> None:
+        """Explain ``pin`` of run ``run_id`` in the panel of ``screen`` (made if needed); the
+        same pin again closes the panel."""
+        found = screen.query(ExplainPanel)
+        if found and found.first().run_id == run_id and found.first().pin == pin:
+            found.first().remove()
+            return
+        panel = found.first() if found else cls()
+        if not found:
+            # Docked at the right of the screen's body, beside its lists (not over the bars).
+            bodies = screen.query(".body")
+            (bodies.first() if bodies else screen).mount(panel)
+        panel.call_after_refresh(panel.explain, run_id, pin)
+
+    @property
+    def workbench(self) -> WorkbenchApp:
+        return cast("WorkbenchApp", self.app)
+
+    def explain(self, run_id: int, pin: str) -> None:
+        """Ask the explain service why run ``run_id`` ranked ``pin``, in a worker."""
+        self.run_id, self.pin, self.explanation = run_id, pin, None
+        self.border_title = f"Why pin {pin} in run {run_id}"
+        self.query_one("#explain-summary", Static).update("Explaining… (the walk is re-run)")
+        for table in self.query(RowsTable):
+            table.set_rows([])
+        store = self.workbench.store
+
+        def run(ctx: JobContext) -> dict[str, Any]:
+            from workbench.services.explain import ExplainRequest, explain
+
+            return explanation_dict(explain(store, ExplainRequest(run_id, pin, TOP)))
+
+        def failed(error: Exception) -> None:
+            self.query_one("#explain-summary", Static).update(self.workbench.message_for(error))
+
+        job = Job("explain", f"Explaining pin {pin}", run, self.show, on_error=failed)
+        from workbench.tui.widgets.job_bar import JobBar
+
+        bars = self.screen.query(JobBar)
+        if bars:
+            bars.first().start(job)
+        else:
+            self.workbench.start_job(job, self)
+
+    def show(self, data: dict[str, Any]) -> None:
+        """Fill the panel from an explanation (the ``explain --json`` object)."""
+        self.explanation = data
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column()
+        grid.add_row("Algorithm", str(data.get("algorithm", "—")))
+        grid.add_row("Score", format_score(data.get("score")))
+        for key, label in (("degree", "Degree"), ("popularity_rank", "Popularity rank")):
+            if data.get(key) is not None:
+                value = data[key]
+                grid.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
+        for key, label in (("distance", "Distance"), ("region", "Matched region")):
+            if data.get(key) is not None:
+                grid.add_row(label, str(data[key]))
+        self.query_one("#explain-summary", Static).update(grid)
+        exact = str(data.get("algorithm", "")).lower() in ("p3alpha", "rp3beta", "itemknn")
+        amount = "Contribution" if exact else "Visits"
+        by_query = self.query_one("#explain-query-pins", RowsTable)
+        by_query.set_columns("Pin", amount, "Share")
+        by_query.set_rows(
+            [
+                (str(q["pin"]), [str(q["pin"]), q.get("visits"), share_text(q.get("share"))])
+                for q in data.get("by_query_pin", [])
+            ]
+        )
+        boards = self.query_one("#explain-boards", RowsTable)
+        boards.set_columns("Board", "Name", amount, "Share")
+        boards.set_rows(
+            [
+                (
+                    str(b.get("board")),
+                    [
+                        str(b.get("board")),
+                        b.get("name") or "",
+                        b.get("visits"),
+                        share_text(b.get("share")),
+                    ],
+                )
+                for b in data.get("via_boards", [])
+            ]
+        )
+
+    def action_close(self) -> None:
+        self.remove()
