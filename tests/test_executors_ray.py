@@ -22,12 +22,10 @@ import pytest
 from tests.test_evaluate import clustered_dir
 from workbench.engine.batch import batch_recommend
 from workbench.engine.evaluate import EvalSettings
-from workbench.engine.executors import LocalExecutor, RayExecutor, _memmap_in, _memmap_out
-from workbench.engine.graph import Graph
+from workbench.engine.executors import LocalExecutor, RayExecutor, _memmap_in, _memmap_out, _put
 from workbench.engine.ingest import load_dataset
-from workbench.engine.recommenders import Query, create
+from workbench.engine.recommend import load_model
 from workbench.engine.store import Store
-from workbench.engine.sweep import run_sweep
 
 DEADLINE_S = 240  # the whole module, cluster start and stop included; ~40 s on a loaded 2-core box
 PIXIE = {"steps": "2000"}
@@ -42,12 +40,18 @@ class SimulatedCluster:
 
 
 def _alive(pid: int) -> bool:
-    import psutil
-
+    """Whether ``pid`` runs (a zombie waiting for its parent counts as gone)."""
+    if not Path("/proc/self/stat").exists():  # no /proc here: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def _timeout(signum: int, frame: FrameType | None) -> None:
@@ -143,29 +147,20 @@ def test_batch_on_two_nodes_matches_local_bit_for_bit(
 def test_sweep_on_two_nodes_matches_local_bit_for_bit(
     sim: SimulatedCluster, store: Store, tmp_path: Path
 ) -> None:
+    from workbench.engine.sweep import SweepPlan, start_sweep
+
     load_dataset(store, [clustered_dir(tmp_path / "clustered", boards=40)], "clustered")
-    grid = {"steps": ["300", "1000", "3000"]}
     settings = EvalSettings(negatives=20, ks=(5, 10), seed=4)
-    common: dict[str, Any] = {"settings": settings, "plot_dir": None}
-    local = run_sweep(store, "clustered", "pixie", grid, executor=LocalExecutor(1), **common)
-    remote = run_sweep(store, "clustered", "pixie", grid, executor=sim.executor, **common)
+    plans = [
+        SweepPlan(f"sweep{n}", "clustered", "pixie", {"steps": ["300", "1000", "3000"]}, settings)
+        for n in range(2)
+    ]
+    local = start_sweep(store, plans[0], executor=LocalExecutor(1))
+    remote = start_sweep(store, plans[1], executor=sim.executor)
     assert len(local.trials) == len(remote.trials) == 3
     assert len(sim.executor.tasks_per_node) == 2
     by_steps = {t.params["steps"]: t.metrics for t in local.trials}
     assert all(by_steps[t.params["steps"]] == t.metrics for t in remote.trials)
-
-
-def _mapped_graph(tmp_path: Path) -> tuple[Graph, Path]:
-    """A small random graph whose arrays are memory-mapped ``.npy`` files in ``tmp_path``."""
-    rng = np.random.default_rng(5)
-    pairs = np.unique(rng.integers(0, [30, 200], size=(1500, 2)), axis=0)
-    built = Graph.from_edges(200, 30, pairs[:, 0], pairs[:, 1])
-    arrays: dict[str, Any] = {}
-    for name in ("pin_indptr", "pin_boards", "board_indptr", "board_pins"):
-        path = tmp_path / f"{name}.npy"
-        np.save(path, getattr(built, name))
-        arrays[name] = np.load(path, mmap_mode="r")
-    return Graph(n_pins=200, n_boards=30, **arrays), tmp_path / "board_pins.npy"
 
 
 def test_memory_mapped_arrays_travel_as_their_path(tmp_path: Path) -> None:
@@ -182,24 +177,27 @@ def test_memory_mapped_arrays_travel_as_their_path(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_shared_files_ship_the_graph_by_path(sim: SimulatedCluster, tmp_path: Path) -> None:
-    graph, board_pins_file = _mapped_graph(tmp_path)
-    model = create("pixie", {"steps": "500"}).fit(graph)
-
-    def answer(board: int) -> tuple[str | None, np.ndarray, np.ndarray]:
-        ranking = model.recommend(Query(graph.pins_of(board)), k=5, seed=board)
-        shipped = model.graph.board_pins
-        where = shipped.filename if isinstance(shipped, np.memmap) else None
-        return where, ranking.pins, ranking.scores
-
-    boards = list(range(0, 30, 3))
-    local = list(LocalExecutor(1).map(answer, boards))
+def test_graph_cache_files_travel_by_path_with_shared_files(
+    sim: SimulatedCluster, sample_store: Store, tmp_path: Path
+) -> None:
+    model = load_model(sample_store, "sample", "pixie", PIXIE)
+    cached = model.graph.board_pins
+    assert isinstance(cached, np.memmap)  # the graph cache is memory-mapped (engine/graph.py)
     shared = RayExecutor(address=sim.address, shared_files=True)
-    remote = list(shared.map(answer, boards))
+    ray = shared._ray
+    by_path, by_value = _put(ray, model, True), _put(ray, model, False)
+    size = {ref: ray.experimental.get_object_locations([ref])[ref]["object_size"]
+            for ref in (by_path, by_value)}  # fmt: skip
+    assert size[by_path] * 4 < size[by_value]  # paths and parameters, not the arrays
+
+    def held(item: int) -> str | None:  # what a worker's copy of the graph is
+        pins = model.graph.board_pins
+        return pins.filename if isinstance(pins, np.memmap) else None
+
+    assert set(shared.map(held, [0, 1, 2, 3])) == {str(cached.filename)}
+    assert set(sim.executor.map(held, [0, 1])) == {None}  # the object store ships the arrays
+    args = (sample_store, "sample", "pixie", PIXIE)
+    local = batch_recommend(*args, tmp_path / "l.parquet", k=5, seed=2, chunk=64)
+    remote = batch_recommend(*args, tmp_path / "r.parquet", k=5, seed=2, chunk=50, executor=shared)
     assert len(shared.tasks_per_node) == 2
-    assert {where for where, _, _ in remote} == {str(board_pins_file)}
-    for (_, lp, ls), (_, rp, rs) in zip(local, remote, strict=True):
-        assert np.array_equal(lp, rp) and np.array_equal(ls, rs)
-    # without shared files the same graph travels through the object store, as plain arrays
-    copied = list(sim.executor.map(answer, boards[:2]))
-    assert {where for where, _, _ in copied} == {None}
+    assert pl.read_parquet(local.out).equals(pl.read_parquet(remote.out))

@@ -10,10 +10,11 @@ Ray ships the function in one of two ways:
 - object store (the default): one ``ray.put`` on the driver; each node pulls the object into its
   own object store once, and every worker on that node reads the numpy arrays zero-copy from it.
 - shared files (``shared_files=True``): arrays that are memory-mapped files (``np.memmap``, e.g.
-  ``np.load(path, mmap_mode="r")``) travel as their path, offset, dtype and shape, and each
-  worker maps the same file; this needs the files at the same path on every node (shared
-  storage), and costs the driver nothing per node. Arrays that are not memory-mapped still go
-  through the object store.
+  ``np.load(path, mmap_mode="r")``: the graph cache of :func:`workbench.engine.graph.load_graph`
+  is) travel as their path, offset, dtype and shape, and each worker maps the same file; this
+  needs the store's cache directory at the same path on every node (shared storage), and costs
+  the driver nothing per node. Arrays that are not memory-mapped (a pruned graph, a sweep's
+  training graph) still go through the object store.
 
 Each Ray worker deserialises the shipped function once per ``map`` and reuses it for every item
 it runs, so per-item state derived lazily from the graph is computed once per worker.
@@ -142,8 +143,8 @@ def _call(ref: list[Any], item: Any) -> tuple[str, Any]:
     key = ref[0].hex()
     fn = _shipped.get(key)
     if fn is None:
+        _shipped.clear()  # hold one shipped graph at most, and drop the old one before the new
         fn = ray.get(ref[0])
-        _shipped.clear()  # hold one shipped graph at most, not every graph this worker ever saw
         _shipped[key] = fn
     numba.set_num_threads(1)  # one Ray worker per core: no nested thread pools
     return ray.get_runtime_context().get_node_id(), fn(item)
@@ -197,7 +198,11 @@ class RayExecutor:
         self.workers = workers or int(ray.cluster_resources().get("CPU", 1))
         self.shared_files = shared_files
         self.tasks_per_node: Counter[str] = Counter()
-        self._task = ray.remote(max_retries=3, retry_exceptions=False)(_call)
+        # SPREAD: items go round the nodes (the default packs one node first), so every node
+        # of a cluster works, each pulling the shipped graph once
+        self._task = ray.remote(
+            max_retries=3, retry_exceptions=False, scheduling_strategy="SPREAD"
+        )(_call)
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
         ray = self._ray
@@ -228,16 +233,24 @@ class RayExecutor:
         self._started = False
 
 
+SHARED_FILES_ENV = "WORKBENCH_RAY_SHARED_FILES"
+"""Set to 1 to ship memory-mapped graphs to Ray nodes by path (see the module's text)."""
+
+
 def make_executor(
     name: str = "local",
     workers: int | None = None,
     address: str | None = None,
     *,
-    shared_files: bool = False,
+    shared_files: bool | None = None,
 ) -> Executor:
-    """The executor called ``name`` (``local`` or ``ray``)."""
+    """The executor called ``name`` (``local`` or ``ray``); ``shared_files`` None: from the
+    environment variable ``WORKBENCH_RAY_SHARED_FILES`` (1/true/yes)."""
     if name == "local":
         return LocalExecutor(workers)
     if name == "ray":
+        if shared_files is None:
+            flag = os.environ.get(SHARED_FILES_ENV, "").strip().lower()
+            shared_files = flag in ("1", "true", "yes")
         return RayExecutor(workers, address, shared_files=shared_files)
     raise WorkbenchError(f"unknown executor {name!r} (expected one of {', '.join(EXECUTORS)})")
