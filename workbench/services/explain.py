@@ -10,13 +10,21 @@ so popularity bias is visible. Nothing large is stored.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from workbench.engine.errors import NotFoundError, WorkbenchError
 from workbench.engine.progress import SILENT, Reporter
 
 if TYPE_CHECKING:
-    from workbench.engine.store import Store
+    from workbench.engine.graph import Graph
+    from workbench.engine.recommenders import Query
+    from workbench.engine.runs import Run
+    from workbench.engine.store import DatasetInfo, Store
+
+# The engine (numba, scipy) is imported inside the functions that use it, so a face that only
+# needs the dataclasses above (the TUI's panel, the CLI's --help) does not pay for it.
 
 METHODS = ("walk", "exact", "visual", "popularity")
 """How an explanation was obtained: ``walk`` (visits re-counted by re-walking the run),
@@ -148,5 +156,208 @@ class Explanation:
 
 
 def explain(store: Store, request: ExplainRequest, reporter: Reporter = SILENT) -> Explanation:
-    """Why ``request.pin`` is in run ``request.run_id``'s ranking (see the module docstring)."""
-    raise NotImplementedError("explain: being built (engine kernel first)")
+    """Why ``request.pin`` is in run ``request.run_id``'s ranking (see the module docstring).
+
+    Refused in one line: an unknown run or pin, a pin the run did not rank, a run that stores no
+    ranking (evaluation, batch, fusion), a dataset changed since the run (other fingerprint),
+    walk parameters the re-walk does not mirror, or a re-computed score that differs from the
+    stored one (the algorithm changed since the run).
+    """
+    from workbench.engine.runs import get_run
+
+    if request.top < 1:
+        raise WorkbenchError(f"the number of rows to list must be at least 1, got {request.top}")
+    with store.open(read_only=True):  # one attachment and one version of the data throughout
+        return _explain(store, request, get_run(store, request.run_id), reporter)
+
+
+def _explain(store: Store, request: ExplainRequest, run: Run, reporter: Reporter) -> Explanation:
+    from workbench.engine.dataset import output_id, resolve_pins
+    from workbench.engine.explain import popularity
+    from workbench.engine.explain_queries import names, ranked_pin
+    from workbench.engine.graph import load_graph
+
+    if run.kind not in EXPLAINABLE_KINDS:
+        raise WorkbenchError(f"run {run.run_id} {_UNRANKED.get(run.kind, 'stores no ranking')}")
+    info = store.dataset(run.dataset)
+    if info.fingerprint != run.fingerprint:
+        raise WorkbenchError(
+            f"dataset {run.dataset!r} changed since run {run.run_id} (fingerprint "
+            f"{run.fingerprint[:12]} then, {info.fingerprint[:12]} now): its ranking cannot be "
+            "reproduced"
+        )
+    dense = int(resolve_pins(store, run.dataset, [request.pin])[0])
+    pin_names, _ = names(store, run.dataset, [dense], [])
+    original, title = pin_names[dense]
+    found = ranked_pin(store, run.run_id, original)
+    if found is None:
+        raise NotFoundError(f"pin {original!r} is not in run {run.run_id}'s ranking")
+    rank, score = found
+    reporter.progress(0, 2, "explaining")
+    graph = load_graph(store, run.dataset)
+    degree, pop_rank = popularity(graph, dense)
+    out = Explanation(
+        run_id=run.run_id, dataset=run.dataset, algorithm=run.algorithm, method="exact",
+        pin=output_id(original, info.pin_id_type), title=title, rank=rank, score=score,
+        degree=degree, popularity_rank=pop_rank, n_pins=graph.n_pins, total=score, steps=0,
+    )  # fmt: skip
+    if run.kind == "visual":
+        _explain_visual(run.query, run.params, score, info.pin_id_type, out)
+    else:
+        _explain_recommendation(store, run, dense, request.top, info, out, reporter)
+    reporter.progress(2, 2, "explaining")
+    return out
+
+
+EXPLAINABLE_KINDS = ("recommend", "visual")
+_UNRANKED = {
+    "eval": "is an evaluation: it stores metrics, not a ranking to explain",
+    "batch": "is a batch run: its rankings are in a file; recommend for one board to explain it",
+    "fusion": "fuses other runs' rankings: explain a pin in the runs it fused",
+}
+
+
+def _explain_recommendation(
+    store: Store,
+    run: Run,
+    dense: int,
+    top: int,
+    info: DatasetInfo,
+    out: Explanation,
+    reporter: Reporter,
+) -> None:
+    import numpy as np
+
+    from workbench.engine.dataset import output_id
+    from workbench.engine.explain import SCORE_RTOL, explain_pin, unsupported_params
+    from workbench.engine.explain_queries import names
+    from workbench.engine.recommend import load_model
+
+    unsupported = unsupported_params(run.algorithm, run.params)
+    if unsupported is not None:
+        raise WorkbenchError(
+            f"run {run.run_id} used {run.algorithm} with {unsupported}, which explain cannot "
+            "reproduce yet"
+        )
+    model = load_model(store, run.dataset, run.algorithm, run.params)
+    if model.graph.fingerprint != run.fingerprint:
+        raise WorkbenchError(
+            f"dataset {run.dataset!r} changed while run {run.run_id} was explained"
+        )
+    query = _run_query(store, run, model.graph)
+    reporter.progress(1, 2, "explaining")
+    found = explain_pin(model, query, int(run.seed or 0), dense, reporter)
+    if found is None:
+        out.method = "popularity"
+        out.notes.append(
+            f"{run.algorithm} ranks every pin by its number of boards alone: no query pin or "
+            "board contributes"
+        )
+        return
+    if not math.isclose(found.score, out.score, rel_tol=SCORE_RTOL, abs_tol=0.0):
+        raise WorkbenchError(
+            f"run {run.run_id} cannot be reproduced: pin {out.pin!r} scored {out.score!r} then "
+            f"and {found.score!r} now ({run.algorithm} has changed since the run)"
+        )
+    if found.method == "walk" and run.steps is not None and found.steps != run.steps:
+        raise WorkbenchError(
+            f"run {run.run_id} cannot be reproduced: it walked {run.steps} steps, the re-walk "
+            f"{found.steps}"
+        )
+    out.method = found.method
+    out.steps = found.steps
+    out.total = float(found.query_parts.sum()) if found.method == "walk" else out.score
+    out.n_boards = int(found.boards.shape[0])
+    shown_q = np.lexsort((np.arange(found.query_pins.shape[0]), -found.query_parts))[:top]
+    shown_b = np.arange(min(top, found.boards.shape[0]))
+    pin_rows, board_rows = names(
+        store, run.dataset, found.query_pins[shown_q].tolist(), found.boards[shown_b].tolist()
+    )
+    pid, bid = info.pin_id_type, info.board_id_type
+    for n in shown_q:
+        p = int(found.query_pins[n])
+        out.by_query_pin.append(
+            QueryPinPart(
+                pin=output_id(pin_rows[p][0], pid), title=pin_rows[p][1],
+                weight=float(found.query_weights[n]), visits=float(found.query_parts[n]),
+                share=float(found.query_shares[n]),
+            )
+        )  # fmt: skip
+    rest = np.setdiff1d(np.arange(found.query_pins.shape[0]), shown_q)
+    if rest.size:
+        out.by_query_pin.append(
+            QueryPinPart(
+                pin=None, title=None, weight=None, visits=float(found.query_parts[rest].sum()),
+                share=float(found.query_shares[rest].sum()), others=int(rest.size),
+            )
+        )  # fmt: skip
+    board_total = float(found.board_parts.sum())
+    for n in shown_b:
+        b = int(found.boards[n])
+        out.via_boards.append(
+            BoardPart(
+                board=output_id(board_rows[b][0], bid), name=board_rows[b][1],
+                visits=float(found.board_parts[n]), share=float(found.board_parts[n]) / board_total,
+            )
+        )  # fmt: skip
+    if found.boards.shape[0] > shown_b.shape[0]:
+        rest_parts = found.board_parts[shown_b.shape[0] :]
+        out.via_boards.append(
+            BoardPart(
+                board=None, name=None, visits=float(rest_parts.sum()),
+                share=float(rest_parts.sum()) / board_total, others=int(rest_parts.shape[0]),
+            )
+        )  # fmt: skip
+    if found.method == "walk":
+        boosted = bool(run.params.get("boost", True))
+        out.notes.append(
+            "shares of the score: each query pin's sqrt(visits) over their sum (multi-hit boosting)"
+            if boosted
+            else "shares of the score: each query pin's visits over all"
+        )
+
+
+def _run_query(store: Store, run: Run, graph: Graph) -> Query:
+    """The query a stored recommend run answered, as ``engine.recommend`` built it."""
+    from workbench.engine.dataset import resolve_board, resolve_pins
+    from workbench.engine.recommenders import Query, board_query
+
+    q = run.query
+    if "board" in q:
+        board = resolve_board(store, run.dataset, q["board"])
+        return board_query(graph, board, str(q.get("weighting", "equal")))
+    pins = [str(p) for p in q.get("pins", [])]
+    if not pins:
+        raise WorkbenchError(f"run {run.run_id} stores no query to re-run")
+    return Query(resolve_pins(store, run.dataset, pins), q.get("weights"))
+
+
+def _explain_visual(
+    query: dict[str, Any], params: dict[str, Any], score: float, pin_id_type: str,
+    out: Explanation,
+) -> None:  # fmt: skip
+    from workbench.engine.dataset import output_id
+
+    out.method = "visual"
+    crop = query.get("crop")
+    box = (int(crop[0]), int(crop[1]), int(crop[2]), int(crop[3])) if crop else None
+    out.visual = VisualMatch(
+        similarity=score, distance=1.0 - score, embedding=str(params.get("embedding", "")),
+        crop=box, matched_region=None,
+    )  # fmt: skip
+    if "pin" in query:
+        source = QueryPinPart(
+            pin=output_id(str(query["pin"]), pin_id_type), title=None, weight=1.0,
+            visits=score, share=1.0,
+        )  # fmt: skip
+    else:
+        source = QueryPinPart(
+            pin=str(query.get("image", "")), title="(image file)", weight=1.0, visits=score,
+            share=1.0,
+        )  # fmt: skip
+    out.by_query_pin.append(source)
+    if box is not None:
+        out.notes.append(
+            "the score is the cosine of the pin's best-matching region with the crop; the run "
+            "did not store which region matched"
+        )

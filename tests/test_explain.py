@@ -1,0 +1,335 @@
+"""Explanations: re-walked visits that reproduce the real walk, exact splits that reproduce the
+stored scores, refusals in one line, the service and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+import scipy.sparse as sps
+from click.testing import CliRunner
+
+from tests.conftest import write
+from workbench.cli import main
+from workbench.engine.errors import NotFoundError, WorkbenchError
+from workbench.engine.explain import path_weights, trace_walk, walk_score
+from workbench.engine.graph import Attribute, Graph
+from workbench.engine.ingest import load_dataset
+from workbench.engine.recommend import RecommendResult
+from workbench.engine.recommenders import Query, create
+from workbench.engine.runs import get_run, run_results, save_run
+from workbench.engine.store import Store
+from workbench.services.explain import ExplainRequest, Explanation, explain
+from workbench.services.recommend import RecommendRequest, recommend
+
+QUERY_PINS = ["p00000", "p00001", "p00002"]
+
+
+def stored(store: Store, dataset: str, algo: str, params: dict[str, Any], *,
+           pins: list[str] | None = None, weights: list[float] | None = None,
+           board: str | None = None, k: int = 10, seed: int = 5) -> RecommendResult:  # fmt: skip
+    """A recommendation stored as a run, as the CLI and the TUI make them."""
+    request = RecommendRequest(dataset, pins=tuple(pins or ()), board=board, algo=algo,
+                               weights=tuple(weights) if weights else None, params=params,
+                               k=k, seed=seed)  # fmt: skip
+    return recommend(store, request)
+
+
+def generated_graph(n_pins: int = 80, n_boards: int = 20, seed: int = 1) -> Graph:
+    """A random board/pin graph with power-law-ish pin degrees and a pin topic."""
+    rng = np.random.default_rng(seed)
+    popularity = rng.pareto(1.2, n_pins) + 1
+    boards, pins = [], []
+    for b in range(n_boards):
+        size = int(rng.integers(3, 15))
+        members = rng.choice(n_pins, size=size, replace=False, p=popularity / popularity.sum())
+        boards += [b] * size
+        pins += members.tolist()
+    topic = Attribute(codes=rng.integers(0, 3, n_pins).astype(np.int32), values=("a", "b", "c"))
+    return Graph.from_edges(
+        n_pins, n_boards, np.array(boards), np.array(pins), pin_attributes={"topic": topic}
+    )
+
+
+WALKS = [
+    {"steps": 3000, "boost": False},
+    {"steps": 3000, "boost": True},
+    {"steps": 5000, "alpha": 0.3, "n_p": 8, "n_v": 5, "boost": False},
+    {"steps": 4000, "degree_beta": 0.8},
+    {"steps": 4000, "bias": 0.7, "bias_side": "both", "boost": False},
+    {"steps": 4000, "allocation": "equal", "boost": False},
+    {"steps": 4000, "credit": "expected"},
+    {"steps": 4000, "credit": "expected", "bias": 0.6, "bias_side": "pin", "n_p": 10},
+    {"steps": 4000, "prune_delta": 0.6, "boost": False},
+]
+
+
+@pytest.mark.parametrize("params", WALKS, ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()))
+def test_rewalk_reproduces_the_real_walk_for_every_ranked_pin(params: dict[str, Any]) -> None:
+    # The drift guard: the mirror in engine/explain.py must walk exactly as engine/walks.py does.
+    graph = generated_graph()
+    model = create("pixie", params).fit(graph)
+    query = Query([3, 17, 40], [1.0, 2.0, 0.5])
+    for seed in (0, 11):
+        ranking = model.recommend(query, k=graph.n_pins, seed=seed)
+        assert ranking.pins.size > 5
+        for pin, score in zip(ranking.pins, ranking.scores, strict=True):
+            found = trace_walk(model, query, seed, int(pin))
+            assert found.steps == ranking.steps
+            visits = found.query_parts
+            if not model.walk_params.boost and model.walk_params.degree_beta == 0.0:
+                # Without boosting the score is the walk's visit count of the pin, exactly.
+                assert visits.sum() == score
+            assert math.isclose(found.score, score, rel_tol=1e-12)
+            assert math.isclose(visits.sum(), found.board_parts.sum(), rel_tol=1e-12)
+            assert math.isclose(found.query_shares.sum(), 1.0, rel_tol=1e-12)
+
+
+def test_rewalk_of_a_pin_the_walks_never_reached_counts_nothing() -> None:
+    graph = generated_graph()
+    model = create("pixie", {"steps": 200}).fit(graph)
+    query = Query([3])
+    reached = set(model.recommend(query, k=graph.n_pins, seed=0).pins.tolist())
+    missed = next(p for p in range(graph.n_pins) if p not in reached and p != 3)
+    found = trace_walk(model, query, 0, missed)
+    assert found.query_parts.sum() == 0 and found.boards.size == 0
+    assert walk_score(found.query_parts, 1, model.walk_params) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("algo", "params"),
+    [
+        ("p3alpha", {"topk": 1000, "normalize": False, "alpha": 0.7}),
+        ("rp3beta", {"topk": 1000, "normalize": False, "alpha": 1.3, "beta": 0.5}),
+        ("itemknn", {"topk": 1000, "shrink": 0.0}),
+    ],
+)
+def test_path_weights_are_the_terms_of_the_similarity(algo: str, params: dict[str, Any]) -> None:
+    # Without row normalisation or top-k cuts W[i, j] is the sum of the path weights times a
+    # factor that depends on i and j only: checks the paths, not merely their proportions.
+    graph = generated_graph()
+    model = create(algo, params).fit(graph)
+    w: sps.csr_matrix = model.similarity  # type: ignore[attr-defined]
+    degree = graph.pin_degree.astype(np.float64)
+    norm = np.sqrt(degree)
+    checked = 0
+    for i in range(0, graph.n_pins, 7):
+        for j in range(graph.n_pins):
+            if i == j or degree[i] == 0 or degree[j] == 0:
+                continue
+            _, paths = path_weights(model, i, j)
+            factor = {
+                "p3alpha": 1.0,
+                "rp3beta": degree[j] ** -params.get("beta", 0.0),
+                "itemknn": 1.0 / (norm[i] * norm[j] + 1e-6),
+            }[algo]
+            assert math.isclose(paths.sum() * factor, w[i, j], rel_tol=1e-9, abs_tol=1e-15)
+            checked += paths.size > 0
+    assert checked > 20
+
+
+# -- the service on stored runs -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, dict[str, int]]:
+    """The sample with one stored run per algorithm (shared by the read-only tests below)."""
+    path = tmp_path_factory.mktemp("explain") / "wb.duckdb"
+    store = Store(path)
+    load_dataset(store, [Path(__file__).resolve().parent.parent / "sample_data"], "sample")
+    runs = {}
+    for label, algo, params, kwargs in [
+        ("pixie", "pixie", {}, {"pins": QUERY_PINS}),
+        ("pixie-board", "pixie", {"steps": 20000}, {"board": "b0040"}),
+        ("pixie-dn", "pixie-dn", {}, {"pins": QUERY_PINS, "weights": [1.0, 0.5, 2.0]}),
+        ("rp3beta", "rp3beta", {}, {"pins": QUERY_PINS}),
+        ("p3alpha", "p3alpha", {}, {"pins": QUERY_PINS}),
+        ("itemknn", "itemknn", {}, {"board": "b0132"}),
+        ("ppr", "ppr", {}, {"pins": QUERY_PINS}),
+        ("popular", "popular", {}, {"pins": QUERY_PINS}),
+    ]:
+        runs[label] = stored(store, "sample", algo, params, **kwargs).run_id
+    return store, runs
+
+
+def ranked(store: Store, run_id: int) -> list[tuple[str, float]]:
+    return [(p, s) for p, s in run_results(store, run_id).select("pin", "score").iter_rows()]
+
+
+def check_shares(e: Explanation) -> None:
+    for rows in (e.by_query_pin, e.via_boards):
+        if rows:
+            assert math.isclose(sum(r.share for r in rows), 1.0, rel_tol=1e-9)
+            assert all(0.0 <= r.share <= 1.0 + 1e-12 for r in rows)
+
+
+@pytest.mark.parametrize("label", ["pixie", "pixie-board", "pixie-dn"])
+def test_walk_explanation_visits_add_up_and_shares_sum_to_one(
+    runs_store: tuple[Store, dict[str, int]], label: str
+) -> None:
+    store, runs = runs_store
+    run = get_run(store, runs[label])
+    for pin, score in ranked(store, run.run_id)[:4]:
+        e = explain(store, ExplainRequest(run.run_id, pin, top=2))
+        assert e.method == "walk" and e.score == score and e.steps == run.steps
+        assert math.isclose(sum(q.visits for q in e.by_query_pin), e.total, rel_tol=1e-12)
+        assert math.isclose(sum(b.visits for b in e.via_boards), e.total, rel_tol=1e-12)
+        assert len(e.via_boards) <= 3 and len(e.by_query_pin) <= 3
+        check_shares(e)
+        assert e.degree >= 1 and 1 <= e.popularity_rank <= e.n_pins
+
+
+@pytest.mark.parametrize("label", ["rp3beta", "p3alpha", "itemknn", "ppr"])
+def test_exact_contributions_reproduce_the_stored_score(
+    runs_store: tuple[Store, dict[str, int]], label: str
+) -> None:
+    store, runs = runs_store
+    for pin, score in ranked(store, runs[label]):
+        e = explain(store, ExplainRequest(runs[label], pin, top=50))
+        assert e.method == "exact" and e.unit == "contribution"
+        assert math.isclose(sum(q.visits for q in e.by_query_pin), score, rel_tol=1e-9)
+        assert math.isclose(sum(b.visits for b in e.via_boards), score, rel_tol=1e-9)
+        check_shares(e)
+
+
+def test_popular_is_explained_by_popularity_alone(runs_store: tuple[Store, dict[str, int]]) -> None:
+    store, runs = runs_store
+    pin, score = ranked(store, runs["popular"])[0]
+    e = explain(store, ExplainRequest(runs["popular"], pin))
+    assert e.method == "popularity" and e.degree == score and e.popularity_rank == 1
+    assert not e.by_query_pin and not e.via_boards and e.notes
+
+
+def test_rest_rows_sum_what_top_leaves_out(runs_store: tuple[Store, dict[str, int]]) -> None:
+    store, runs = runs_store
+    pin, _ = ranked(store, runs["pixie-board"])[0]
+    full = explain(store, ExplainRequest(runs["pixie-board"], pin, top=1000))
+    short = explain(store, ExplainRequest(runs["pixie-board"], pin, top=2))
+    assert short.by_query_pin[-1].pin is None and short.by_query_pin[-1].others > 0
+    assert len(short.by_query_pin) == 3
+    assert len(full.by_query_pin) == 2 + short.by_query_pin[-1].others
+    assert math.isclose(sum(q.visits for q in short.by_query_pin), full.total, rel_tol=1e-12)
+    assert full.n_boards == short.n_boards == len(full.via_boards)
+
+
+def test_refusals_are_one_line(runs_store: tuple[Store, dict[str, int]]) -> None:
+    store, runs = runs_store
+    cases = [
+        (ExplainRequest(9999, "p00001"), NotFoundError, "unknown run 9999"),
+        (ExplainRequest(runs["pixie"], "nope"), NotFoundError, "unknown pin 'nope'"),
+        (ExplainRequest(runs["pixie"], "p00000"), NotFoundError, "is not in run"),
+        (ExplainRequest(runs["pixie"], "p00001", top=0), WorkbenchError, "at least 1"),
+    ]
+    for request, error, words in cases:
+        with pytest.raises(error) as info:
+            explain(store, request)
+        assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def copy_with_run(store: Store, tmp_path: Path, **changes: Any) -> tuple[Store, int]:
+    """A copy of the store with a copy of the stored pixie run, changed as given."""
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(store.path, path)
+    copy = Store(path)
+    base = get_run(copy, 1)
+    results = changes.pop("results", None)
+    if results is None:
+        results = run_results(copy, 1)
+    if "score_factor" in changes:
+        results = results.with_columns(pl.col("score") * changes.pop("score_factor"))
+    fields = dict(dataset=base.dataset, kind=base.kind, algorithm=base.algorithm,
+                  params=base.params, seed=base.seed, fingerprint=base.fingerprint,
+                  steps=base.steps, query=base.query)  # fmt: skip
+    fields.update(changes)
+    return copy, save_run(copy, results=results, **fields)
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"params": {"steps": 100_000, "walkers": 7}}, "walkers=7, which explain cannot"),
+        ({"score_factor": 1.5}, "cannot be reproduced"),
+        ({"kind": "eval"}, "is an evaluation"),
+        ({"fingerprint": "0" * 32}, "changed since run"),
+    ],
+)
+def test_runs_that_cannot_be_explained_are_refused(
+    runs_store: tuple[Store, dict[str, int]], tmp_path: Path, changes: dict[str, Any], words: str
+) -> None:
+    store, runs = runs_store
+    assert runs["pixie"] == 1
+    copy, run_id = copy_with_run(store, tmp_path, **changes)
+    pin = run_results(copy, run_id)["pin"][0]
+    with pytest.raises(WorkbenchError, match=words) as info:
+        explain(copy, ExplainRequest(run_id, pin))
+    assert "\n" not in str(info.value)
+
+
+def test_a_reloaded_dataset_refuses_older_runs(tmp_path: Path, tiny_dir: Path) -> None:
+    store = Store(tmp_path / "wb.duckdb")
+    load_dataset(store, [tiny_dir], "tiny")
+    run = stored(store, "tiny", "pixie", {"steps": 2000}, pins=["a"], k=3, seed=1)
+    pin = run.results["pin"][0]
+    assert explain(store, ExplainRequest(run.run_id, pin)).score == run.results["score"][0]
+    edges = tiny_dir / "edges.csv"
+    write(edges, edges.read_text() + "B1,e,1,2024-01-08 00:00:00\n")
+    load_dataset(store, [tiny_dir], "tiny", replace=True)
+    with pytest.raises(WorkbenchError, match="dataset 'tiny' changed since run"):
+        explain(store, ExplainRequest(run.run_id, pin))
+
+
+def test_visual_run_shows_distance_and_says_the_region_was_not_stored(
+    runs_store: tuple[Store, dict[str, int]], tmp_path: Path
+) -> None:
+    # A visual run as services.visual.search stores it (query pin, crop box, cosine scores).
+    store, _ = runs_store
+    results = pl.DataFrame({"query": ["p00001 crop"] * 2, "rank": [1, 2],
+                            "pin": ["p00005", "p00009"], "score": [0.91, 0.75]})  # fmt: skip
+    copy, run_id = copy_with_run(
+        store, tmp_path, kind="visual", algorithm="visual:builtin", seed=None, steps=None,
+        params={"embedding": "builtin", "k": 2, "where": {}, "exclude_duplicates": False},
+        query={"pin": "p00001", "crop": [10, 20, 40, 40]}, results=results,
+    )  # fmt: skip
+    e = explain(copy, ExplainRequest(run_id, "p00009"))
+    assert e.method == "visual" and e.visual is not None
+    assert math.isclose(e.visual.distance, 0.25) and e.visual.crop == (10, 20, 40, 40)
+    assert e.visual.matched_region is None and any("did not store" in n for n in e.notes)
+    assert [q.pin for q in e.by_query_pin] == ["p00001"] and e.via_boards == []
+
+
+# -- the CLI --------------------------------------------------------------------------------------
+
+
+def test_cli_json_shape_and_text_width(
+    runs_store: tuple[Store, dict[str, int]], tmp_path: Path
+) -> None:
+    store, runs = runs_store
+    db = str(store.path)
+    for label in ("pixie", "rp3beta"):
+        pin, score = ranked(store, runs[label])[1]
+        args = ["explain", str(runs[label]), "--pin", pin, "--top", "3", "--db", db]
+        result = CliRunner().invoke(main, [*args, "--json"])
+        assert result.exit_code == 0, result.stderr
+        doc = json.loads(result.stdout)
+        assert {"run_id", "pin", "score", "algorithm", "by_query_pin", "via_boards", "degree",
+                "popularity_rank"} <= set(doc)  # fmt: skip
+        assert doc["run_id"] == runs[label] and doc["pin"] == pin and doc["score"] == score
+        assert doc["algorithm"] == label
+        for key, id_key in (("by_query_pin", "pin"), ("via_boards", "board")):
+            assert {id_key, "visits", "share"} <= set(doc[key][0])
+            assert math.isclose(sum(r["share"] for r in doc[key]), 1.0, rel_tol=1e-9)
+        text = CliRunner().invoke(main, args)
+        assert text.exit_code == 0, text.stderr
+        lines = text.stdout.splitlines()
+        assert all(len(line) <= 80 for line in lines)
+        assert lines[0].startswith(f"pin {pin}") and "popularity:" in text.stdout
+    missing = CliRunner().invoke(main, ["explain", "4242", "--pin", "p1", "--db", db])
+    assert missing.exit_code == 2
+    assert missing.stderr.strip().startswith("error: unknown run 4242")
+    assert len(missing.stderr.strip().splitlines()) == 1
