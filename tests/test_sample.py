@@ -24,11 +24,12 @@ def test_sample_loads_with_images_and_topics(sample_store: Store) -> None:
 
 
 def test_first_start_fills_a_new_store_with_the_sample(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_NO_SAMPLE"}
+    # only the default store (./workbench.duckdb) is created implicitly, with the sample
+    env = {k: v for k, v in os.environ.items() if k not in ("WORKBENCH_NO_SAMPLE", "WORKBENCH_DB")}
     exe = Path(sys.executable).parent / "workbench"
-    db = tmp_path / "first.duckdb"
-    proc = subprocess.run([str(exe), "--db", str(db), "datasets", "--json"], env=env,
+    proc = subprocess.run([str(exe), "datasets", "--json"], env=env, cwd=tmp_path,
                           capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert '"name": "sample"' in proc.stdout
     assert "created" in proc.stderr
+    assert (tmp_path / "workbench.duckdb").exists()

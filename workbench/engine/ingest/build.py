@@ -204,12 +204,14 @@ def write_edges(con: duckdb.DuckDBPyConnection, schema: str, staged: Staged | No
         f"SELECT (CAST(b.idx AS BIGINT) << 32) | p.idx AS k, {w} AS weight, {t} AS ts "
         f"{_mapped(staged, id_types)} GROUP BY k) ORDER BY k"
     )
-    con.execute(f"DROP TABLE {staged.table}")
+    staged.drop(con)
     n_edges = con.execute(f"SELECT count(*) FROM {schema}.edges").fetchone()[0]  # type: ignore[index]
     return int(n_raw - n_edges)
 
 
 def _any(con: duckdb.DuckDBPyConnection, staged: Staged, col: str) -> bool:
+    if col not in staged.types:
+        return False
     found = con.execute(f"SELECT 1 FROM {staged.table} WHERE {col} IS NOT NULL LIMIT 1").fetchone()
     return found is not None
 

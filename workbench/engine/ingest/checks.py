@@ -125,7 +125,7 @@ def ts_sql(staged: Staged) -> str:
 def check_edge_values(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
     """Weights are finite numbers >= 0; timestamps are epoch seconds or date-times."""
     w = WEIGHT_SQL
-    bad = first_bad(
+    bad = "weight" in staged.types and first_bad(
         con, staged,
         f"weight IS NOT NULL AND ({w} IS NULL OR isnan({w}) OR isinf({w}) OR {w} < 0)",
         "CAST(weight AS VARCHAR)",
@@ -135,8 +135,9 @@ def check_edge_values(con: duckdb.DuckDBPyConnection, staged: Staged) -> None:
             f"{staged.src}: line {bad[0]}: column weight: expected a finite number >= 0, "
             f"got {bad[1]!r}"
         )
-    bad = first_bad(con, staged, f"ts IS NOT NULL AND ({ts_sql(staged)}) IS NULL",
-                    "CAST(ts AS VARCHAR)")  # fmt: skip
+    bad = "ts" in staged.types and first_bad(
+        con, staged, f"ts IS NOT NULL AND ({ts_sql(staged)}) IS NULL", "CAST(ts AS VARCHAR)"
+    )
     if bad:
         raise InputError(
             f"{staged.src}: line {bad[0]}: column timestamp: expected epoch seconds or "

@@ -24,6 +24,7 @@ from workbench.engine.ingest.sources import (
     ncf_files,
 )
 from workbench.engine.ingest.staging import (
+    EDGE_KINDS,
     Stage,
     Staged,
     create_staged,
@@ -86,6 +87,11 @@ def stage_tabular(con: duckdb.DuckDBPyConnection, files: list[Path], fmt: str) -
             )
         staged = Staged(kind, str(path), first_line=2 if fmt == "csv" else 1)
         select, params = _select_for(kind, cols, path)
+        if fmt == "parquet" and kind in EDGE_KINDS:
+            # parquet is cheap to scan again and numbers its rows: no copy of the big tables
+            staged.is_view = True
+            source = source.replace(")", ", file_row_number=true)", 1)
+            select += ", file_row_number AS _row"
         create_staged(con, staged, f"{select} FROM {source}", params, fmt)
         stage[kind] = staged
         if kind in ("pins", "boards") and fmt == "csv":
@@ -133,14 +139,16 @@ def _select_for(kind: str, cols: dict[str, str], path: Path) -> tuple[str, list[
     )
     if kind == "edges":
         w_c, t_c = find_column(names, WEIGHT_ALIASES), find_column(names, TIMESTAMP_ALIASES)
-        select += f", {_value_sql(w_c, cols)} AS weight, {_value_sql(t_c, cols)} AS ts"
+        # absent columns are not staged: a column of NULLs would still cost memory per row
+        if w_c:
+            select += f", {_value_sql(w_c, cols)} AS weight"
+        if t_c:
+            select += f", {_value_sql(t_c, cols)} AS ts"
     return select, []
 
 
-def _value_sql(col: str | None, cols: dict[str, str]) -> str:
+def _value_sql(col: str, cols: dict[str, str]) -> str:
     """A weight or timestamp column as staged: numbers and timestamps as they are, else text."""
-    if col is None:
-        return "CAST(NULL AS DOUBLE)"
     typ = cols[col].upper()
     if typ in ("FLOAT", "DOUBLE") or typ.startswith(("DECIMAL", "TIMESTAMP")) or typ in (
         "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
@@ -210,13 +218,10 @@ def stage_ncf(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> tuple[St
     source, c = _headerless(con, train, "\t")
     if len(c) < 2:
         raise InputError(f"{train}: line 1: expected user<TAB>item[<TAB>rating<TAB>timestamp]")
-    ts = f"NULLIF(NULLIF(trim({c[3]}), ''), '0')" if len(c) >= 4 else "CAST(NULL AS VARCHAR)"
+    ts = f", NULLIF(NULLIF(trim({c[3]}), ''), '0') AS ts" if len(c) >= 4 else ""
     stage["edges"] = Staged("edges", str(train))
-    create_staged(
-        con, stage["edges"],
-        f"SELECT trim({c[0]}) AS board, trim({c[1]}) AS pin, CAST(NULL AS DOUBLE) AS weight, "
-        f"{ts} AS ts FROM {source}",
-    )  # fmt: skip
+    select = f"SELECT trim({c[0]}) AS board, trim({c[1]}) AS pin{ts} FROM {source}"
+    create_staged(con, stage["edges"], select)
     _require_int_ids(con, stage["edges"], {"board": "user", "pin": "item"})
     sources = [str(train)]
     if test:
@@ -274,12 +279,12 @@ def stage_movielens(con: duckdb.DuckDBPyConnection,
     source, c = _headerless(con, data, "\t")
     if len(c) < 3:
         raise InputError(f"{data}: line 1: expected user<TAB>item<TAB>rating<TAB>timestamp")
-    ts = f"trim({c[3]})" if len(c) >= 4 else "CAST(NULL AS VARCHAR)"
+    ts = f", trim({c[3]}) AS ts" if len(c) >= 4 else ""
     stage: Stage = {"edges": Staged("edges", str(data))}
     create_staged(
         con, stage["edges"],
-        f"SELECT trim({c[0]}) AS board, trim({c[1]}) AS pin, trim({c[2]}) AS weight, "
-        f"{ts} AS ts FROM {source}",
+        f"SELECT trim({c[0]}) AS board, trim({c[1]}) AS pin, trim({c[2]}) AS weight{ts} "
+        f"FROM {source}",
     )  # fmt: skip
     _require_int_ids(con, stage["edges"], {"board": "user", "pin": "item"})
     sources = [str(data)]

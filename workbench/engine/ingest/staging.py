@@ -4,13 +4,15 @@ A reader turns its files into up to five temporary tables, without copying a sou
 
     _pins(pin, title, description, image, <attributes...>)
     _boards(board, name, <attributes...>)
-    _edges(board, pin, weight, ts)
+    _edges(board, pin[, weight][, ts])
     _test(board, pin)        _negatives(board, pin)
 
 Ids keep their source type when it is an integer type (BIGINT) and are trimmed text otherwise;
-``weight`` and ``ts`` keep theirs (text from csv) and are checked and converted by the builder.
-A row's line in its file is not stored: tables are created in file order, so it is
-``rowid + first line`` (:attr:`Staged.line`), which costs nothing per row.
+``weight`` and ``ts`` (staged only when the source has them) keep theirs (text from csv) and are
+checked and converted by the builder. A row's line in its file is not stored: tables are created
+in file order, so it is ``rowid + first line`` (:attr:`Staged.line`), which costs nothing per row.
+Edge-like parquet sources are not copied at all: their staged "table" is a view over the file
+that numbers its rows (``file_row_number``).
 """
 
 from __future__ import annotations
@@ -40,10 +42,15 @@ class Staged:
     first_line: int = 1  # the line of the first row in ``src`` (2 below a csv header)
     line: str = ""  # SQL for a row's line number in ``src``, set when the table is made
     types: dict[str, str] = field(default_factory=dict)  # staged column -> DuckDB type
+    is_view: bool = False  # a view over the source (with a ``_row`` column) instead of a copy
 
     @property
     def table(self) -> str:
         return f"_{self.kind}"
+
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Free the staged table once it has been used."""
+        con.execute(f"DROP {'VIEW' if self.is_view else 'TABLE'} {self.table}")
 
 
 Stage = dict[str, Staged]  # kind -> staged table
@@ -72,14 +79,23 @@ def create_staged(con: duckdb.DuckDBPyConnection, staged: Staged, select_sql: st
     numbered from a large base)."""
     con.execute("SET preserve_insertion_order = true")
     try:
-        con.execute(f"CREATE TEMP TABLE {staged.table} AS {select_sql}", params or [])
+        if staged.is_view:  # views take no parameters: the caller inlines literals
+            assert not params
+            con.execute(f"CREATE TEMP VIEW {staged.table} AS {select_sql}")
+        else:
+            con.execute(f"CREATE TEMP TABLE {staged.table} AS {select_sql}", params or [])
     except duckdb.Error as exc:
         raise InputError(read_error(Path(staged.src), exc, fmt)) from None
-    staged.types = {r[0]: str(r[1]) for r in con.execute(f"DESCRIBE {staged.table}").fetchall()}
-    n, base = con.execute(f"SELECT count(*), min(rowid) FROM {staged.table}").fetchone()  # type: ignore[misc]
+    staged.types = {r[0]: str(r[1]) for r in con.execute(f"DESCRIBE {staged.table}").fetchall()
+                    if r[0] != "_row"}  # fmt: skip
+    if staged.is_view:
+        n = con.execute(f"SELECT count(*) FROM {staged.table}").fetchone()[0]  # type: ignore[index]
+        staged.line = f"(_row + {staged.first_line})"
+    else:
+        n, base = con.execute(f"SELECT count(*), min(rowid) FROM {staged.table}").fetchone()  # type: ignore[misc]
+        staged.line = f"(rowid - {int(base or 0) - staged.first_line})"
     if n == 0:
         raise InputError(f"{staged.src}: empty file (expected at least one row)")
-    staged.line = f"(rowid - {int(base) - staged.first_line})"
 
 
 _MAX_LINE = re.compile(r"Maximum line size of (\d+) bytes exceeded")
