@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -17,6 +18,7 @@ from scipy import stats
 
 from workbench.cli import main
 from workbench.engine import compare as C
+from workbench.engine.errors import WorkbenchError
 from workbench.engine.runs import save_run
 from workbench.engine.store import Store
 
@@ -169,7 +171,9 @@ def test_holm_hand_computed() -> None:
 # -- stored runs ------------------------------------------------------------------------------
 
 
-def _eval_run(store: Store, algo: str, values: np.ndarray, hr: float) -> int:
+def _eval_run(
+    store: Store, algo: str, values: np.ndarray, hr: float, dataset: str = "d", **info: Any
+) -> int:
     boards = [f"b{i}" for i in range(values.size)]
     bm = pl.DataFrame(
         {
@@ -180,7 +184,7 @@ def _eval_run(store: Store, algo: str, values: np.ndarray, hr: float) -> int:
     )
     return save_run(
         store,
-        dataset="d",
+        dataset=dataset,
         kind="eval",
         algorithm=algo,
         params={},
@@ -188,7 +192,7 @@ def _eval_run(store: Store, algo: str, values: np.ndarray, hr: float) -> int:
         fingerprint="f",
         board_metrics=bm,
         metrics={"ndcg@10": float(values.mean()), "hr@10": hr, "coverage@10": 0.5},
-        info={"protocol": "sampled", "split": "test"},
+        info={"protocol": "sampled", "split": "test", "split_seed": 0} | info,
     )
 
 
@@ -199,14 +203,16 @@ def test_compare_evaluations_with_holm(store: Store) -> None:
     r2 = _eval_run(store, "p3alpha", np.clip(base + 0.2, 0, 1), 0.8)
     r3 = _eval_run(store, "rp3beta", base + rng.normal(0, 0.01, 30), 0.31)
     out = C.compare_runs(store, [r1, r2, r3], k=10, permutations=500)
-    assert out["kind"] == "evaluations"
-    assert out["table"][1]["delta"]["hr@10"] == pytest.approx(0.5)
-    tests = out["tests"]["ndcg@10"]
-    assert [t["run_b"] for t in tests] == [r2, r3]
-    raw = [t["p_t"] for t in tests]
-    assert [t["p_t_holm"] for t in tests] == pytest.approx(C.holm(raw))
-    assert tests[0]["p_t"] < 0.001
-    assert "coverage@10" not in out["tests"]  # no per-board values
+    assert isinstance(out, C.EvaluationsComparison)
+    assert out.table[1].delta["hr@10"] == pytest.approx(0.5)
+    tests = out.tests["ndcg@10"]
+    assert [t.run_b for t in tests] == [r2, r3]
+    raw = [t.p_t for t in tests]
+    assert [t.p_t_holm for t in tests] == pytest.approx(C.holm(raw))
+    assert tests[0].p_t < 0.001
+    assert "coverage@10" not in out.tests  # no per-board values
+    entry = out.to_json()["tests"]["ndcg@10"][0]
+    assert {"run_a", "run_b", "delta", "p_t", "p_t_holm", "ci95"} <= set(entry)
     res = CliRunner().invoke(
         main,
         ["compare", str(r1), str(r2), str(r3), "--permutations", "200", "--db", str(store.path)],
@@ -240,15 +246,19 @@ def test_compare_rankings_and_cli(
 
     a, b = rec(list("abcde")), rec(list("bacdf"))
     out = C.compare_runs(store, [a, b], k=3, p=0.9)
-    comp = out["comparisons"][0]
-    assert comp["queries"] == 1
-    assert comp["mean"]["rbo"] == pytest.approx(C.rbo(list("abcde"), list("bacdf"), 0.9))
+    assert isinstance(out, C.RankingsComparison)
+    comp = out.comparisons[0]
+    assert comp.queries == 1
+    assert comp.rbo == pytest.approx(C.rbo(list("abcde"), list("bacdf"), 0.9))
+    assert (comp.kendall_queries, comp.kendall_items) == (1, 4)  # a, b, c, d shared
     runner = CliRunner()
     res = runner.invoke(
         main, ["compare", str(a), str(b), "--k", "3", "--json", "--db", str(store.path)]
     )
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["comparisons"][0]["per_query"][0]["overlap"] == 3
+    doc = json.loads(res.output)["comparisons"][0]
+    assert doc["per_query"][0]["overlap"] == 3
+    assert doc["mean"]["kendall_items"] == 4 and doc["mean"]["kendall_queries"] == 1
     monkeypatch.chdir(tmp_path)
     res = runner.invoke(main, ["compare", str(a), str(b), "--plot", "--db", str(store.path)])
     assert res.exit_code == 0, res.output
@@ -289,3 +299,71 @@ def test_stability_grows_with_steps(store: Store, tmp_path: Path) -> None:
     assert [r["steps"] for r in json.loads(res.output)["table"]] == [100, 1000]
     with pytest.raises(Exception, match="no step budget"):
         ranking_stability(store, "c", ["p1"], "popular", {}, [10], seeds=2)
+
+
+# -- issue 12: compare only what is comparable, and say how sure ---------------------------------
+
+
+def test_delta_interval_is_the_t_interval_of_the_paired_differences() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.random(50)
+    b = a + rng.normal(0.05, 0.1, 50)
+    res = C.paired_test(a, b, permutations=500)
+    d = b - a
+    half = stats.t.ppf(0.975, 49) * d.std(ddof=1) / np.sqrt(50)
+    assert res.ci95 == pytest.approx((d.mean() - half, d.mean() + half))
+    assert res.ci95[0] < res.delta < res.ci95[1]
+    assert C.paired_test(a[:1], b[:1]).ci95 is None
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"dataset": "other"}, "dataset"),
+        ({"split": "validation"}, "split"),
+        ({"split_seed": 3}, "split seed"),
+        ({"protocol": "full"}, "protocol"),
+        ({"settings": {"negatives": 50}}, "negatives"),
+    ],
+)
+def test_incomparable_evaluations_are_refused(
+    store: Store, change: dict[str, Any], words: str
+) -> None:
+    values = np.linspace(0, 1, 10)
+    base = _eval_run(store, "popular", values, 0.3, settings={"negatives": 99})
+    dataset = change.pop("dataset", "d")
+    other = _eval_run(
+        store, "itemknn", values, 0.4, dataset=dataset, **({"settings": {"negatives": 99}} | change)
+    )
+    with pytest.raises(WorkbenchError, match=f"differ in {words}"):
+        C.compare_runs(store, [base, other])
+    res = CliRunner().invoke(main, ["compare", str(base), str(other), "--db", str(store.path)])
+    assert res.exit_code == 2 and res.output.count("\n") == 1
+    assert f"differ in {words}" in res.output
+
+
+def test_rankings_of_different_datasets_are_refused(store: Store) -> None:
+    def rec(dataset: str) -> int:
+        res = pl.DataFrame(
+            {"query": ["q"] * 2, "rank": [1, 2], "pin": ["a", "b"], "score": [2.0, 1.0]}
+        )
+        return save_run(
+            store,
+            dataset=dataset,
+            kind="recommend",
+            algorithm="pixie",
+            params={},
+            seed=0,
+            fingerprint=dataset,
+            results=res,
+        )
+
+    with pytest.raises(WorkbenchError, match="different datasets"):
+        C.compare_runs(store, [rec("d1"), rec("d2")])
+
+
+def test_kendall_tau_needs_two_shared_items() -> None:
+    one = C.compare_lists("q", list("abc"), [3.0, 2, 1], list("axy"), [3.0, 2, 1], k=3)
+    assert one.shared == 1 and one.kendall_tau is None
+    two = C.compare_lists("q", list("abc"), [3.0, 2, 1], list("bax"), [3.0, 2, 1], k=3)
+    assert two.shared == 2 and two.kendall_tau == pytest.approx(-1.0)

@@ -1,9 +1,9 @@
-"""The compare command: ranking runs side by side, evaluation runs with significance tests, and the
-seed-to-seed stability of a Monte-Carlo ranking."""
+"""The compare command: ranking runs side by side, evaluation runs with paired tests and
+intervals, and the seed-to-seed stability of a Monte-Carlo ranking. Options become a request of
+the compare service; the result becomes text or JSON."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -14,31 +14,17 @@ from workbench.commands._common import (
     emit_json,
     get_store,
     json_option,
-    parse_key_values,
     show_progress,
 )
-from workbench.engine import plots
-from workbench.engine.compare import compare_runs
-from workbench.engine.export import DEFAULT_DIR
 from workbench.engine.progress import Reporter
-from workbench.engine.runs import get_run, run_results
-from workbench.engine.store import Store
+from workbench.services import compare as cmp
+from workbench.services.parsing import parse_int_list, parse_key_values, parse_run_ids
 
-
-def _int_list(text: str, option: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise click.UsageError(
-            f"{option} {text!r}: expected integers separated by commas"
-        ) from None
-    if not values or min(values) < 1:
-        raise click.UsageError(f"{option} {text!r}: expected positive integers")
-    return values
+_STABILITY = cmp.StabilityRequest("", ())
 
 
 @click.command()
-@click.argument("run_ids", nargs=-1, type=int)
+@click.argument("run_ids", nargs=-1)
 @click.option(
     "--k",
     "k",
@@ -67,11 +53,13 @@ def _int_list(text: str, option: str) -> list[int]:
 @click.option(
     "--stability",
     is_flag=True,
-    help="Instead of runs: how a Monte-Carlo ranking changes between seeds.",
+    help="Instead of runs: how a Monte-Carlo ranking changes between seeds (stored as a run).",
 )
 @click.option("--dataset", default=None, help="Dataset (with --stability).")
 @click.option("--pin", "pins", multiple=True, help="Query pin (with --stability; repeatable).")
-@click.option("--algo", default="pixie", show_default=True, help="Algorithm (with --stability).")
+@click.option(
+    "--algo", default=_STABILITY.algorithm, show_default=True, help="Algorithm (with --stability)."
+)
 @click.option(
     "--param",
     "params",
@@ -82,100 +70,79 @@ def _int_list(text: str, option: str) -> list[int]:
 @click.option(
     "--steps",
     "steps",
-    default="1000,10000,100000",
+    default=",".join(map(str, _STABILITY.steps)),
     show_default=True,
     help="Step budgets (with --stability).",
 )
 @click.option(
     "--seeds",
     type=click.IntRange(min=2),
-    default=5,
+    default=_STABILITY.seeds,
     show_default=True,
     help="Seeds per budget (with --stability).",
 )
 @db_option
 @json_option
-def compare(
-    run_ids: tuple[int, ...],
-    k: int,
-    p: float,
-    query: str | None,
-    permutations: int,
-    plot: bool,
-    stability: bool,
-    dataset: str | None,
-    pins: tuple[str, ...],
-    algo: str,
-    params: tuple[str, ...],
-    steps: str,
-    seeds: int,
-    as_json: bool,
-) -> None:
+def compare(run_ids: tuple[str, ...], as_json: bool, **options: Any) -> None:
     """Compare RUN RUN [RUN...] against the first, or (--stability) measure seed-to-seed change.
 
-    Ranking runs: overlap@k, Jaccard@k, rank-biased overlap, Kendall tau-b, rank shifts.
-    Evaluation runs: metrics with deltas, paired t-test and randomisation test per board,
+    Ranking runs (of one dataset): overlap@k, Jaccard@k, rank-biased overlap, Kendall tau-b over
+    the shared items of queries with two or more, rank shifts. Evaluation runs (same dataset,
+    split, split seed, protocol and negatives, or refused): metrics with deltas, paired
+    t-test and randomisation test per board with the 95% interval of each delta,
     Holm-corrected over the runs compared with the first.
     """
     store = get_store()
-    if stability:
-        _stability(
-            store,
-            dataset,
-            pins,
-            algo,
-            parse_key_values(params, "--param"),
-            _int_list(steps, "--steps"),
-            seeds,
-            k,
-            p,
-            as_json,
+    bar = Progress("comparing", enabled=show_progress(as_json))
+    reporter = Reporter(on_progress=lambda d, t, s: bar(int(d), int(t or 0), s))
+    if options["stability"]:
+        if options["dataset"] is None or not options["pins"]:
+            raise click.UsageError("--stability needs --dataset and at least one --pin")
+        request = cmp.StabilityRequest(
+            dataset=options["dataset"],
+            pins=tuple(options["pins"]),
+            algorithm=options["algo"],
+            params=parse_key_values(options["params"], "--param"),
+            steps=parse_int_list(options["steps"], "--steps"),
+            seeds=options["seeds"],
+            k=options["k"],
+            p=options["p"],
         )
+        try:
+            result = cmp.stability(store, request, reporter)
+        finally:
+            bar.close()
+        _print_stability(result, as_json)
         return
-    if len(run_ids) < 2:
+    ids = parse_run_ids(run_ids, "runs") if run_ids else []
+    if len(ids) < 2:
         raise click.UsageError("give at least two runs to compare (or --stability)")
-    out = compare_runs(store, list(run_ids), k=k, p=p, permutations=permutations, query=query)
-    if plot:
-        out["plots"] = [str(f) for f in _plots(store, out, list(run_ids))]
+    try:
+        out = cmp.run(
+            store,
+            cmp.CompareRequest(
+                tuple(ids),
+                k=options["k"],
+                p=options["p"],
+                permutations=options["permutations"],
+                query=options["query"],
+                plot=options["plot"],
+            ),
+            reporter,
+        )
+    finally:
+        bar.close()
     if as_json:
-        emit_json(out)
+        emit_json(out.to_json())
         return
-    if out["kind"] == "evaluations":
+    if isinstance(out, cmp.EvaluationsComparison):
         _print_evaluations(out)
     else:
         _print_rankings(out)
-    for f in out.get("plots", []):
+    for note in out.notes:
+        click.echo(f"note: {note}")
+    for f in out.plots:
         click.echo(f"plot: {f}")
-
-
-def _plots(store: Store, out: dict[str, Any], run_ids: list[int]) -> list[Path]:
-    stem = "compare-" + "-".join(str(r) for r in run_ids)
-    if out["kind"] == "evaluations":
-        runs = [get_run(store, r) for r in run_ids]
-        curves = [
-            (
-                f"{r.run_id} {r.algorithm}",
-                {m: v for m, v in r.metrics.items() if isinstance(v, int | float)},
-            )
-            for r in runs
-        ]
-        return [plots.metric_curves(curves, DEFAULT_DIR / f"{stem}.png")]
-    files = []
-    for comp in out["comparisons"]:
-        first = comp["per_query"][0]
-        a = run_results(store, comp["run_a"]).filter(query=first["query"])
-        b = run_results(store, comp["run_b"]).filter(query=first["query"])
-        rank_b = dict(zip(b["pin"].to_list(), b["rank"].to_list(), strict=True))
-        shared = [
-            (pin, r, rank_b[pin])
-            for pin, r in zip(a["pin"].to_list(), a["rank"].to_list(), strict=True)
-            if pin in rank_b
-        ]
-        path = DEFAULT_DIR / f"compare-{comp['run_a']}-{comp['run_b']}-ranks.png"
-        files.append(
-            plots.rank_scatter(f"run {comp['run_a']}", f"run {comp['run_b']}", shared, path)
-        )
-    return files
 
 
 def _fmt(v: Any, digits: int = 4) -> str:
@@ -186,105 +153,82 @@ def _fmt(v: Any, digits: int = 4) -> str:
     return str(v)
 
 
-def _print_evaluations(out: dict[str, Any]) -> None:
-    table = out["table"]
-    heads = [f"run {row['run_id']} {row['algorithm']}"[:16] for row in table]
+def _print_evaluations(out: cmp.EvaluationsComparison) -> None:
+    heads = [f"run {row.run_id} {row.algorithm}"[:16] for row in out.table]
+    width = 24 if any(any(v is not None for v in row.ci95.values()) for row in out.table) else 17
     click.echo(
         f"{'metric':<15}"
-        + "".join(f"{h:>17}" + ("" if i == 0 else f"{'delta':>10}") for i, h in enumerate(heads))
+        + "".join(
+            f"{h:>{width}}" + ("" if i == 0 else f"{'delta':>10}") for i, h in enumerate(heads)
+        )
     )
-    for m in table[0]["metrics"]:
+    for m in out.table[0].metrics:
         cells = []
-        for i, row in enumerate(table):
-            cells.append(f"{_fmt(row['metrics'][m]):>17}")
+        for i, row in enumerate(out.table):
+            half = row.ci95.get(m)
+            text = _fmt(row.metrics[m]) + (f" ±{half:.4f}" if half is not None else "")
+            cells.append(f"{text:>{width}}")
             if i > 0:
-                d = row["delta"][m]
+                d = row.delta[m]
                 cells.append(f"{d:>+10.4f}" if d is not None else f"{'-':>10}")
         click.echo(f"{m:<15}" + "".join(cells))
-    click.echo("")
+    setup = ", ".join(f"{k} {v}" for k, v in out.setup.items() if v is not None)
+    click.echo(f"\nall on: {setup}")
     click.echo(
-        "paired tests per board against run "
-        f"{table[0]['run_id']} (p-values; Holm-corrected in brackets):"
+        f"paired tests per board against run {out.table[0].run_id} (delta with its 95% "
+        "interval; p-values, Holm-corrected in brackets):"
     )
-    for m, tests in out["tests"].items():
+    for m, tests in out.tests.items():
         for t in tests:
-            perm = "exact" if t["permutations"] == 0 else f"{t['permutations']} flips"
+            perm = "exact" if t.permutations == 0 else f"{t.permutations} flips"
+            ci = f" [{t.ci95[0]:+.4f}, {t.ci95[1]:+.4f}]" if t.ci95 else ""
             click.echo(
-                f"  {m:<14} run {t['run_b']:>4}: delta {t['delta']:+.4f} over {t['n']} "
-                f"boards  t-test p={t['p_t']:.3g} [{t['p_t_holm']:.3g}]  "
-                f"randomisation ({perm}) p={t['p_permutation']:.3g} "
-                f"[{t['p_permutation_holm']:.3g}]"
+                f"  {m:<14} run {t.run_b:>4}: delta {t.delta:+.4f}{ci} over {t.n} boards  "
+                f"t-test p={t.p_t:.3g} [{t.p_t_holm:.3g}]  randomisation ({perm}) "
+                f"p={t.p_permutation:.3g} [{t.p_permutation_holm:.3g}]"
             )
-    for n in out["notes"]:
-        click.echo(f"note: {n}")
 
 
-def _print_rankings(out: dict[str, Any]) -> None:
-    for comp in out["comparisons"]:
-        mean = comp["mean"]
-        click.echo(
-            f"run {comp['run_a']} vs run {comp['run_b']} over {comp['queries']} "
-            f"quer{'y' if comp['queries'] == 1 else 'ies'}: overlap@{out['k']} "
-            f"{mean['overlap']:.2f}  jaccard {mean['jaccard']:.3f}  "
-            f"rbo(p={out['p']}) {mean['rbo']:.3f}  "
-            f"kendall tau-b {_fmt(mean['kendall_tau'], 3)}"
+def _print_rankings(out: cmp.RankingsComparison) -> None:
+    for comp in out.comparisons:
+        tau = (
+            f"kendall tau-b {comp.kendall_tau:.3f} ({comp.kendall_items} shared items over "
+            f"{comp.kendall_queries} quer{'y' if comp.kendall_queries == 1 else 'ies'})"
+            if comp.kendall_tau is not None
+            else "kendall tau-b - (no query shares two items)"
         )
-        first = comp["per_query"][0]
-        click.echo(f"  rank shifts for query {first['query']}:")
+        click.echo(
+            f"run {comp.run_a} vs run {comp.run_b} over {comp.queries} "
+            f"quer{'y' if comp.queries == 1 else 'ies'}: overlap@{out.k} {comp.overlap:.2f}  "
+            f"jaccard {comp.jaccard:.3f}  rbo(p={out.p}) {comp.rbo:.3f}  {tau}"
+        )
+        first = comp.per_query[0]
+        click.echo(f"  rank shifts for query {first.query}:")
         click.echo(
             f"  {'pin':<16} {'change':<8} {'rank a':>6} {'rank b':>6} {'score a':>10} "
             f"{'score b':>10}"
         )
-        for s in first["shifts"]:
+        for s in first.shifts:
             click.echo(
-                f"  {s['pin']:<16} {s['change']:<8} {_fmt(s['rank_a']):>6} "
-                f"{_fmt(s['rank_b']):>6} {_fmt(s['score_a']):>10} "
-                f"{_fmt(s['score_b']):>10}"
+                f"  {s.pin:<16} {s.change:<8} {_fmt(s.rank_a):>6} {_fmt(s.rank_b):>6} "
+                f"{_fmt(s.score_a):>10} {_fmt(s.score_b):>10}"
             )
 
 
-def _stability(
-    store: Store,
-    dataset: str | None,
-    pins: tuple[str, ...],
-    algo: str,
-    params: dict[str, str],
-    steps: list[int],
-    seeds: int,
-    k: int,
-    p: float,
-    as_json: bool,
-) -> None:
-    from workbench.engine.evaluate import ranking_stability
-
-    if dataset is None or not pins:
-        raise click.UsageError("--stability needs --dataset and at least one --pin")
-    bar = Progress("stability", enabled=show_progress(as_json))
-    try:
-        out = ranking_stability(
-            store,
-            dataset,
-            list(pins),
-            algo,
-            params,
-            steps,
-            seeds,
-            k,
-            p,
-            reporter=Reporter(on_progress=lambda d, t, s: bar(int(d), int(t or 0), s)),
-        ).to_json()
-    finally:
-        bar.close()
+def _print_stability(result: cmp.StabilityResult, as_json: bool) -> None:
     if as_json:
-        emit_json(out)
+        emit_json(result.to_json())
         return
+    stored = f" (run {result.run_id})" if result.run_id is not None else ""
     click.echo(
-        f"{algo} on {dataset}, pins {', '.join(pins)}: agreement between {seeds} seeds "
-        f"(RBO p={p}, top-{k} overlap)"
+        f"{result.algorithm} on {result.dataset}, pins {', '.join(result.pins)}: agreement "
+        f"between {result.seeds} seeds (RBO p={result.p}, top-{result.k} overlap){stored}"
     )
     click.echo(f"{'steps':>10} {'rbo mean':>9} {'rbo min':>8} {'overlap':>8} {'min':>6}")
-    for row in out["table"]:
+    for row in result.table:
         click.echo(
             f"{row['steps']:>10,} {row['rbo_mean']:>9.3f} {row['rbo_min']:>8.3f} "
             f"{row['overlap_mean']:>8.2f} {row['overlap_min']:>6.2f}"
         )
+    for note in result.notes:
+        click.echo(f"note: {note}")

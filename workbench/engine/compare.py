@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 from scipy import stats
 
-from workbench.engine.errors import Cancelled, WorkbenchError
+from workbench.engine.errors import WorkbenchError
+from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.runs import Run, get_run, run_board_metrics, run_results
 
 # -- ranked-list similarity ------------------------------------------------------------------------
@@ -230,7 +232,8 @@ def compare_lists(
 
 @dataclass
 class PairedTest:
-    """Paired tests of b against a over the same boards."""
+    """Paired tests of b against a over the same boards, and the 95% interval of the mean
+    paired difference (Student's t over boards; None with fewer than two boards)."""
 
     n: int
     mean_a: float
@@ -240,15 +243,23 @@ class PairedTest:
     p_t: float
     p_permutation: float
     permutations: int  # 0: exact, every sign assignment enumerated
+    ci95: tuple[float, float] | None = None
     p_t_holm: float | None = None
     p_permutation_holm: float | None = None
+    run_a: int | None = None
+    run_b: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ci95"] = list(self.ci95) if self.ci95 is not None else None
+        return d
 
 
 def randomisation_test(
     diff: np.ndarray,
     permutations: int = 10_000,
     seed: int = 0,
-    cancelled: Callable[[], bool] | None = None,
+    reporter: Reporter = SILENT,
 ) -> tuple[float, int]:
     """Two-sided paired randomisation (sign-flip) test of mean(diff) = 0 (Fisher 1935; for IR:
     Smucker, Allan & Carterette, CIKM 2007). Exact when 2^n <= ``permutations`` (returns 0 as the
@@ -267,8 +278,7 @@ def randomisation_test(
     hits, chunk = 0, max(1, min(permutations, 4_000_000 // max(n, 1)))
     done = 0
     while done < permutations:
-        if cancelled is not None and cancelled():
-            raise Cancelled("comparison cancelled")
+        reporter.check("the comparison")
         m = min(chunk, permutations - done)
         signs = rng.integers(0, 2, size=(m, n), dtype=np.int8).astype(np.float64) * 2 - 1
         hits += int((np.abs(signs @ d) >= observed - tolerance).sum())
@@ -276,10 +286,24 @@ def randomisation_test(
     return (hits + 1) / (permutations + 1), permutations
 
 
+def delta_interval(diff: np.ndarray) -> tuple[float, float] | None:
+    """The 95% Student-t interval of the mean of paired differences (None below two)."""
+    d = np.asarray(diff, dtype=np.float64)
+    if d.size < 2:
+        return None
+    half = float(stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size))
+    return float(d.mean() - half), float(d.mean() + half)
+
+
 def paired_test(
-    a: np.ndarray, b: np.ndarray, permutations: int = 10_000, seed: int = 0
+    a: np.ndarray,
+    b: np.ndarray,
+    permutations: int = 10_000,
+    seed: int = 0,
+    reporter: Reporter = SILENT,
 ) -> PairedTest:
-    """Paired t-test (scipy's ttest_rel) and randomisation test of b - a."""
+    """Paired t-test (scipy's ttest_rel) and randomisation test of b - a, with the 95%
+    interval of the mean difference."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     diff = b - a
@@ -288,7 +312,7 @@ def paired_test(
         t, p_t = float(res.statistic), float(res.pvalue)
     else:  # no variation: identical (or a single pair), no evidence of a difference
         t, p_t = (0.0, 1.0) if not diff.size or diff.mean() == 0 else (math.inf, 0.0)
-    p_perm, used = randomisation_test(diff, permutations, seed)
+    p_perm, used = randomisation_test(diff, permutations, seed, reporter)
     return PairedTest(
         n=int(diff.size),
         mean_a=float(a.mean()) if a.size else 0.0,
@@ -298,6 +322,7 @@ def paired_test(
         p_t=p_t,
         p_permutation=p_perm,
         permutations=used,
+        ci95=delta_interval(diff),
     )
 
 
@@ -318,6 +343,140 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 RANKING_KINDS = ("recommend", "visual", "fusion", "batch")
 
 
+@dataclass
+class RunLabel:
+    """Which run a comparison column is."""
+
+    run_id: int
+    kind: str
+    algorithm: str
+    params: dict[str, Any]
+    seed: int | None
+    dataset: str
+    name: str | None
+
+    @classmethod
+    def of(cls, run: Run) -> RunLabel:
+        return cls(run.run_id, run.kind, run.algorithm, run.params, run.seed, run.dataset, run.name)
+
+    @property
+    def label(self) -> str:
+        """``#3 pixie`` (or the run's name)."""
+        return f"#{self.run_id} {self.name or self.algorithm}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RankingPair:
+    """One ranking run compared with the first over their shared queries: means of overlap,
+    Jaccard and RBO over the queries; Kendall tau averaged over the queries with at least two
+    shared items (``kendall_queries`` of them, ``kendall_items`` shared items in all; None when
+    no query has two)."""
+
+    run_a: int
+    run_b: int
+    per_query: list[RankingComparison]
+    overlap: float
+    jaccard: float
+    rbo: float
+    kendall_tau: float | None
+    kendall_queries: int
+    kendall_items: int
+
+    @property
+    def queries(self) -> int:
+        return len(self.per_query)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_a": self.run_a,
+            "run_b": self.run_b,
+            "queries": self.queries,
+            "mean": {
+                "overlap": self.overlap,
+                "jaccard": self.jaccard,
+                "rbo": self.rbo,
+                "kendall_tau": self.kendall_tau,
+                "kendall_queries": self.kendall_queries,
+                "kendall_items": self.kendall_items,
+            },
+            "per_query": [c.to_json() for c in self.per_query],
+        }
+
+
+@dataclass
+class RankingsComparison:
+    """Ranking runs compared with the first at cutoff ``k`` (RBO persistence ``p``)."""
+
+    k: int
+    p: float
+    runs: list[RunLabel]
+    comparisons: list[RankingPair]
+    notes: list[str] = field(default_factory=list)
+    plots: list[Path] = field(default_factory=list)
+    kind: str = "rankings"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "k": self.k,
+            "p": self.p,
+            "runs": [r.to_json() for r in self.runs],
+            "comparisons": [c.to_json() for c in self.comparisons],
+            "notes": self.notes,
+            "plots": [str(f) for f in self.plots],
+        }
+
+
+@dataclass
+class MetricRow:
+    """One evaluation run's metrics at the cutoff, its deltas against the first run, and the
+    half-widths of its 95% intervals (None when the run has none stored)."""
+
+    run_id: int
+    algorithm: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    delta: dict[str, float | None]
+    ci95: dict[str, float | None]
+    seeds: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EvaluationsComparison:
+    """Evaluation runs of one dataset version, split and protocol compared with the first:
+    metric table and, per metric, paired tests over boards (Holm-corrected over the runs)."""
+
+    k: int
+    runs: list[RunLabel]
+    table: list[MetricRow]
+    tests: dict[str, list[PairedTest]]
+    notes: list[str] = field(default_factory=list)
+    setup: dict[str, Any] = field(default_factory=dict)
+    plots: list[Path] = field(default_factory=list)
+    kind: str = "evaluations"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "k": self.k,
+            "runs": [r.to_json() for r in self.runs],
+            "table": [row.to_json() for row in self.table],
+            "tests": {m: [t.to_json() for t in ts] for m, ts in self.tests.items()},
+            "notes": self.notes,
+            "setup": self.setup,
+            "plots": [str(f) for f in self.plots],
+        }
+
+
+Comparison = RankingsComparison | EvaluationsComparison
+
+
 def _lists(store: Any, run_id: int) -> dict[str, tuple[list[str], list[float]]]:
     df = run_results(store, run_id)
     out: dict[str, tuple[list[str], list[float]]] = {}
@@ -330,17 +489,32 @@ def _lists(store: Any, run_id: int) -> dict[str, tuple[list[str], list[float]]]:
 
 
 def compare_rankings(
-    store: Any, run_ids: Sequence[int], k: int = 10, p: float = 0.9, query: str | None = None
-) -> dict[str, Any]:
+    store: Any,
+    run_ids: Sequence[int],
+    k: int = 10,
+    p: float = 0.9,
+    query: str | None = None,
+    reporter: Reporter = SILENT,
+) -> RankingsComparison:
     """Compare each ranking run with the first, on their shared queries (or ``query`` only).
-
-    Returns ``{"runs": [...], "comparisons": [{"run_a", "run_b", "queries", "mean": {...},
-    "per_query": [RankingComparison json]}]}``; with several shared queries the means summarise.
-    """
+    Runs on different datasets are refused; on two versions of one dataset, noted."""
     runs = [get_run(store, r) for r in run_ids]
+    notes = []
+    for r in runs[1:]:
+        if r.dataset != runs[0].dataset:
+            raise WorkbenchError(
+                f"cannot compare run {r.run_id} with run {runs[0].run_id}: they rank pins of "
+                f"different datasets ({r.dataset!r} and {runs[0].dataset!r})"
+            )
+        if r.fingerprint != runs[0].fingerprint:
+            notes.append(
+                f"run {r.run_id} ranks another version of {r.dataset!r} than run "
+                f"{runs[0].run_id} (the dataset was reloaded between them)"
+            )
     base = _lists(store, runs[0].run_id)
     comparisons = []
-    for other in runs[1:]:
+    for i, other in enumerate(runs[1:]):
+        reporter.progress(i, len(runs) - 1, f"run {other.run_id}")
         lists = _lists(store, other.run_id)
         pairs = [(q, q, q) for q in base if q in lists and query in (None, q)]
         if not pairs and query is None and len(base) == 1 and len(lists) == 1:
@@ -354,53 +528,96 @@ def compare_rankings(
                 + (f" {query!r}" if query is not None else "")
             )
         per = [compare_lists(label, *base[a], *lists[b], k=k, p=p) for label, a, b in pairs]
-        taus = [c.kendall_tau for c in per if c.kendall_tau is not None]
+        with_tau = [c for c in per if c.kendall_tau is not None]
         comparisons.append(
-            {
-                "run_a": runs[0].run_id,
-                "run_b": other.run_id,
-                "queries": len(per),
-                "mean": {
-                    "overlap": float(np.mean([c.overlap for c in per])),
-                    "jaccard": float(np.mean([c.jaccard for c in per])),
-                    "rbo": float(np.mean([c.rbo for c in per])),
-                    "kendall_tau": float(np.mean(taus)) if taus else None,
-                },
-                "per_query": [c.to_json() for c in per],
-            }
+            RankingPair(
+                run_a=runs[0].run_id,
+                run_b=other.run_id,
+                per_query=per,
+                overlap=float(np.mean([c.overlap for c in per])),
+                jaccard=float(np.mean([c.jaccard for c in per])),
+                rbo=float(np.mean([c.rbo for c in per])),
+                kendall_tau=(
+                    float(np.mean([c.kendall_tau for c in with_tau])) if with_tau else None
+                ),
+                kendall_queries=len(with_tau),
+                kendall_items=sum(c.shared for c in with_tau),
+            )
         )
-    return {
-        "kind": "rankings",
-        "k": k,
-        "p": p,
-        "runs": [_run_label(r) for r in runs],
-        "comparisons": comparisons,
-    }
+    return RankingsComparison(
+        k=k, p=p, runs=[RunLabel.of(r) for r in runs], comparisons=comparisons, notes=notes
+    )
 
 
-def _run_label(run: Run) -> dict[str, Any]:
+def evaluation_setup(run: Run) -> dict[str, Any]:
+    """What two evaluations must share to be compared: the dataset's version, the split and its
+    seed and holdout, the protocol and the negatives (count and source)."""
+    info = run.info
+    settings = info.get("settings", {})
+    sampled = info.get("protocol") == "sampled"
+    source = str(info.get("negatives") or "")
     return {
-        "run_id": run.run_id,
-        "kind": run.kind,
-        "algorithm": run.algorithm,
-        "params": run.params,
-        "seed": run.seed,
         "dataset": run.dataset,
-        "name": run.name,
+        "fingerprint": run.fingerprint,
+        "split": info.get("split"),
+        "split seed": info.get("split_seed", settings.get("seed")),
+        "holdout": settings.get("holdout"),
+        "protocol": info.get("protocol"),
+        "negatives": (
+            ("the dataset's table" if "table" in source else settings.get("negatives"))
+            if sampled
+            else None
+        ),
     }
+
+
+def check_comparable(runs: Sequence[Run]) -> dict[str, Any]:
+    """Refuse, in one line, evaluations that differ in dataset (or its version), split, split
+    seed, holdout, protocol or negatives; returns what they share."""
+    first = evaluation_setup(runs[0])
+    for r in runs[1:]:
+        setup = evaluation_setup(r)
+        for key, value in first.items():
+            if setup[key] != value:
+                what = {"fingerprint": f"version of dataset {r.dataset!r}"}.get(key, key)
+                shown = (
+                    (str(setup[key])[:12], str(value)[:12])
+                    if key == "fingerprint"
+                    else (setup[key], value)
+                )
+                raise WorkbenchError(
+                    f"cannot compare run {r.run_id} with run {runs[0].run_id}: they differ in "
+                    f"{what} ({shown[0]} vs {shown[1]}); compare evaluations of one dataset, "
+                    "split and protocol"
+                )
+    return first
 
 
 def compare_evaluations(
-    store: Any, run_ids: Sequence[int], k: int = 10, permutations: int = 10_000, seed: int = 0
-) -> dict[str, Any]:
+    store: Any,
+    run_ids: Sequence[int],
+    k: int = 10,
+    permutations: int = 10_000,
+    seed: int = 0,
+    reporter: Reporter = SILENT,
+) -> EvaluationsComparison:
     """Metric table of evaluation runs with deltas against the first run, and paired tests per
-    board (t-test, randomisation test) of every per-board metric at cutoff ``k``, each
-    Holm-corrected over the runs compared with the first (one family per metric)."""
+    board (t-test, randomisation test, 95% interval of the delta) of every per-board metric at
+    cutoff ``k``, each Holm-corrected over the runs compared with the first (one family per
+    metric). Runs that do not share dataset version, split, split seed, protocol and negatives
+    are refused. With repeats, per-board values are the means over the seeds."""
     runs = [get_run(store, r) for r in run_ids]
     for r in runs:
         if r.kind != "eval":
             raise WorkbenchError(f"run {r.run_id} is a {r.kind} run, not an evaluation")
-    notes = _setting_differences(runs)
+    setup = check_comparable(runs)
+    notes = [
+        f"run {r.run_id} evaluated a sample of {r.info['settings'].get('boards')} boards: tests "
+        "use the boards both runs hold"
+        for r in runs
+        if r.info.get("settings", {}).get("boards")
+        != runs[0].info.get("settings", {}).get("boards")
+    ]
     suffix = f"@{k}"
     metric_keys = [
         m for m in runs[0].metrics if m.endswith(suffix) and all(m in r.metrics for r in runs)
@@ -408,21 +625,24 @@ def compare_evaluations(
     if not metric_keys:
         raise WorkbenchError(f"the runs share no metric at cutoff {k}")
     table = [
-        {
-            "run_id": r.run_id,
-            "algorithm": r.algorithm,
-            "params": r.params,
-            "metrics": {m: r.metrics[m] for m in metric_keys},
-            "delta": {m: _delta(r.metrics[m], runs[0].metrics[m]) for m in metric_keys},
-        }
+        MetricRow(
+            run_id=r.run_id,
+            algorithm=r.algorithm,
+            params=r.params,
+            metrics={m: r.metrics[m] for m in metric_keys},
+            delta={m: _delta(r.metrics[m], runs[0].metrics[m]) for m in metric_keys},
+            ci95={m: (r.info.get("ci95") or {}).get(m) for m in metric_keys},
+            seeds=len(r.info.get("seeds") or [r.seed]),
+        )
         for r in runs
     ]
     boards = [run_board_metrics(store, r.run_id) for r in runs]
     tested = [m for m in metric_keys if all(m in b.columns for b in boards)]
-    tests: dict[str, list[dict[str, Any]]] = {}
-    for m in tested:
+    tests: dict[str, list[PairedTest]] = {}
+    for i, m in enumerate(tested):
+        reporter.progress(i, len(tested), f"paired tests of {m}")
         results: list[PairedTest] = []
-        for other in boards[1:]:
+        for j, other in enumerate(boards[1:]):
             joined = (
                 boards[0]
                 .select("board", m)
@@ -430,45 +650,29 @@ def compare_evaluations(
                 .drop_nulls()
                 .drop_nans()
             )
-            results.append(
-                paired_test(joined[m].to_numpy(), joined[f"{m}_b"].to_numpy(), permutations, seed)
+            res = paired_test(
+                joined[m].to_numpy(), joined[f"{m}_b"].to_numpy(), permutations, seed, reporter
             )
+            res.run_a, res.run_b = runs[0].run_id, runs[j + 1].run_id
+            results.append(res)
         for attr in ("p_t", "p_permutation"):
             for res, adj in zip(results, holm([getattr(x, attr) for x in results]), strict=True):
                 setattr(res, f"{attr}_holm", adj)
-        tests[m] = [
-            {"run_a": runs[0].run_id, "run_b": runs[i + 1].run_id} | asdict(res)
-            for i, res in enumerate(results)
-        ]
-    return {
-        "kind": "evaluations",
-        "k": k,
-        "runs": [_run_label(r) for r in runs],
-        "table": table,
-        "tests": tests,
-        "notes": notes,
-    }
+        tests[m] = results
+    return EvaluationsComparison(
+        k=k,
+        runs=[RunLabel.of(r) for r in runs],
+        table=table,
+        tests=tests,
+        notes=notes,
+        setup={key: v for key, v in setup.items() if key != "fingerprint"},
+    )
 
 
 def _delta(value: Any, base: Any) -> float | None:
     if isinstance(value, int | float) and isinstance(base, int | float):
         return float(value) - float(base)
     return None
-
-
-def _setting_differences(runs: list[Run]) -> list[str]:
-    notes = []
-    first = runs[0]
-    for r in runs[1:]:
-        if r.dataset != first.dataset or r.fingerprint != first.fingerprint:
-            notes.append(f"run {r.run_id} is on other data than run {first.run_id}")
-        for key in ("protocol", "split", "negatives", "split_seed"):
-            if r.info.get(key) != first.info.get(key):
-                notes.append(
-                    f"run {r.run_id} differs from run {first.run_id} in {key}: "
-                    f"{r.info.get(key)} vs {first.info.get(key)}"
-                )
-    return notes
 
 
 def compare_runs(
@@ -479,16 +683,17 @@ def compare_runs(
     permutations: int = 10_000,
     seed: int = 0,
     query: str | None = None,
-) -> dict[str, Any]:
+    reporter: Reporter = SILENT,
+) -> Comparison:
     """Compare stored runs: evaluation runs by metrics and significance, ranking runs by how
     their lists differ. All runs must be of one family."""
     if len(run_ids) < 2:
         raise WorkbenchError("give at least two runs to compare")
     kinds = {get_run(store, r).kind for r in run_ids}
     if kinds == {"eval"}:
-        return compare_evaluations(store, run_ids, k, permutations, seed)
+        return compare_evaluations(store, run_ids, k, permutations, seed, reporter)
     if kinds <= set(RANKING_KINDS):
-        return compare_rankings(store, run_ids, k, p, query)
+        return compare_rankings(store, run_ids, k, p, query, reporter)
     raise WorkbenchError(
         "compare evaluation runs with each other, or ranking runs with each "
         f"other (got kinds {', '.join(sorted(kinds))})"

@@ -1,14 +1,15 @@
-"""The Compare screen: runs side by side via ``compare.compare_runs`` (as ``workbench compare``).
+"""The Compare screen: runs side by side via the compare service (as ``workbench compare``).
 
-Ranking runs: overlap, Jaccard, RBO and Kendall tau against the first run, and the pins of every
-top-k aligned in one table with rank shifts coloured. Evaluation runs: the metric table with
-deltas against the first run, and paired tests with p-values.
+Ranking runs: overlap, Jaccard, RBO and Kendall tau (with the shared items it used) against the
+first run, and the pins of every top-k aligned in one table with rank shifts coloured.
+Evaluation runs (refused unless they share dataset, split, split seed, protocol and negatives):
+the metric table with intervals and deltas against the first run, and paired tests with the 95%
+interval of each delta and p-values.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -18,31 +19,37 @@ from textual.containers import Horizontal, Vertical
 from textual.validation import Function, Integer, Number
 from textual.widgets import Button, Input, Label, Select, Static
 
+from workbench.engine.errors import WorkbenchError
+from workbench.engine.progress import Reporter
+from workbench.services.parsing import parse_run_ids
 from workbench.tui.jobs import Job, JobContext
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.rows_table import RowsTable
+
+if TYPE_CHECKING:
+    from workbench.services.compare import (
+        Comparison,
+        EvaluationsComparison,
+        RankingsComparison,
+        RankShift,
+    )
 
 SIGNIFICANT = 0.05
 MISSING = Text("·", style="dim", justify="right")
 
 
-def parse_run_ids(text: str) -> list[int]:
-    """Run ids typed as ``3 5 8`` or ``3,5,8``."""
-    return [int(t) for t in re.split(r"[\s,;]+", text.strip()) if t]
-
-
 def _ids_ok(text: str) -> bool:
     try:
-        return len(parse_run_ids(text)) >= 2
-    except ValueError:
+        return len(parse_run_ids(text.replace(";", " "))) >= 2
+    except WorkbenchError:
         return False
 
 
-def shift_cell(shift: dict[str, Any], k: int) -> Text:
+def shift_cell(shift: RankShift, k: int) -> Text:
     """A run's rank of a pin, with its shift against the first run: ▲ up, ▼ down, = same."""
-    rank = shift["rank_b"]
+    rank = shift.rank_b
     shown = str(rank) if rank is not None else "—"
-    change, moved = shift["change"], shift["moved"]
+    change, moved = shift.change, shift.moved
     if change == "same":
         return Text(f"{shown} =", style="dim", justify="right")
     if change == "entered":
@@ -52,13 +59,15 @@ def shift_cell(shift: dict[str, Any], k: int) -> Text:
         return Text(label, style="bold red", justify="right")
     arrow = "▲" if change == "up" else "▼"
     return Text(
-        f"{shown} {arrow}{abs(moved)}", style="green" if change == "up" else "red", justify="right"
+        f"{shown} {arrow}{abs(moved or 0)}",
+        style="green" if change == "up" else "red",
+        justify="right",
     )
 
 
-def run_labels(result: dict[str, Any]) -> dict[int, str]:
+def run_labels(result: Comparison) -> dict[int, str]:
     """``#3 pixie`` (or the run's name) for each compared run."""
-    return {r["run_id"]: f"#{r['run_id']} {r['name'] or r['algorithm']}" for r in result["runs"]}
+    return {r.run_id: r.label for r in result.runs}
 
 
 def _number(value: Any, digits: int = 4) -> str:
@@ -83,7 +92,8 @@ class CompareScreen(WorkbenchScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.result: dict[str, Any] | None = None
+        self.result: Comparison | None = None
+        self.titles: dict[str, str] = {}
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="compare-form"):
@@ -151,30 +161,20 @@ class CompareScreen(WorkbenchScreen):
                     else ""
                 )
                 return
-        run_ids = parse_run_ids(inputs[0].value)
+        run_ids = parse_run_ids(inputs[0].value.replace(";", " "))
         k, p = int(inputs[1].value), float(inputs[2].value)
         query_value = self.query_one("#compare-query", Select).value
         query = query_value if isinstance(query_value, str) else None
         store = self.workbench.store
 
-        def run(_ctx: JobContext) -> dict[str, Any]:
-            from workbench.engine.compare import compare_runs
-            from workbench.engine.dataset import pins_frame
-            from workbench.engine.errors import NotFoundError
+        def run(ctx: JobContext) -> tuple[Comparison, dict[str, str]]:
+            from workbench.services import compare as service
 
-            result = compare_runs(store, run_ids, k=k, p=p, query=query)
-            pins = {
-                s["pin"]
-                for c in result.get("comparisons", ())
-                for q in c["per_query"]
-                for s in q["shifts"]
-            }
-            try:
-                frame = pins_frame(store, result["runs"][0]["dataset"], sorted(pins))
-                result["titles"] = dict(frame.select("pin", "title").iter_rows())
-            except NotFoundError:  # the runs' dataset was dropped
-                result["titles"] = {}
-            return result
+            request = service.CompareRequest(tuple(run_ids), k=k, p=p, query=query)
+            result = service.run(store, request, Reporter(ctx.progress, lambda: ctx.cancelled))
+            if isinstance(result, service.RankingsComparison):
+                return result, service.titles(store, result)
+            return result, {}
 
         self.query_one("#compare-error", Label).update("")
         self.run_job(
@@ -190,39 +190,45 @@ class CompareScreen(WorkbenchScreen):
     def _failed(self, error: Exception) -> None:
         self.query_one("#compare-error", Label).update(str(error))
 
-    def _show(self, result: dict[str, Any]) -> None:
+    def _show(self, found: tuple[Comparison, dict[str, str]]) -> None:
+        result, self.titles = found
         self.result = result
         labels = run_labels(result)
-        if result["kind"] == "rankings":
-            self._show_rankings(result, labels)
+        if result.kind == "rankings":
+            self._show_rankings(result, labels)  # type: ignore[arg-type]
         else:
-            self._show_evaluations(result, labels)
+            self._show_evaluations(result, labels)  # type: ignore[arg-type]
         self.query_one("#compare-table", RowsTable).focus()
 
-    def _show_rankings(self, result: dict[str, Any], labels: dict[int, str]) -> None:
-        k = result["k"]
+    def _show_rankings(self, result: RankingsComparison, labels: dict[int, str]) -> None:
+        k = result.k
         summary = self.query_one("#compare-summary", RowsTable)
-        summary.border_title = f"Against {labels[result['runs'][0]['run_id']]} at k={k}"
+        summary.border_title = f"Against {labels[result.runs[0].run_id]} at k={k}"
         summary.set_columns(
-            "Run", "Queries", f"Overlap@{k}", "Jaccard", f"RBO p={result['p']}", "Kendall τ"
+            "Run", "Queries", f"Overlap@{k}", "Jaccard", f"RBO p={result.p}", "Kendall τ (items)"
         )
         summary.set_rows(
             [
                 (
-                    str(c["run_b"]),
+                    str(c.run_b),
                     [
-                        labels[c["run_b"]],
-                        Text(str(c["queries"]), justify="right"),
-                        Text(f"{c['mean']['overlap']:.1f}/{k}", justify="right"),
-                        Text(_number(c["mean"]["jaccard"], 3), justify="right"),
-                        Text(_number(c["mean"]["rbo"], 3), justify="right"),
-                        Text(_number(c["mean"]["kendall_tau"], 3), justify="right"),
+                        labels[c.run_b],
+                        Text(str(c.queries), justify="right"),
+                        Text(f"{c.overlap:.1f}/{k}", justify="right"),
+                        Text(_number(c.jaccard, 3), justify="right"),
+                        Text(_number(c.rbo, 3), justify="right"),
+                        Text(
+                            f"{_number(c.kendall_tau, 3)} ({c.kendall_items})"
+                            if c.kendall_tau is not None
+                            else "— (<2 shared)",
+                            justify="right",
+                        ),
                     ],
                 )
-                for c in result["comparisons"]
+                for c in result.comparisons
             ]
         )
-        queries = [q["query"] for q in result["comparisons"][0]["per_query"]]
+        queries = [q.query for q in result.comparisons[0].per_query]
         select = self.query_one("#compare-query", Select)
         chosen = (
             select.value
@@ -234,16 +240,16 @@ class CompareScreen(WorkbenchScreen):
             select.value = chosen
         self._show_aligned(result, labels, chosen)
 
-    def _show_aligned(self, result: dict[str, Any], labels: dict[int, str], query: str) -> None:
-        k = result["k"]
-        base = result["runs"][0]["run_id"]
-        rows: dict[str, dict[str, Any]] = {}
-        for comparison in result["comparisons"]:
-            per = next(q for q in comparison["per_query"] if q["query"] == query)
-            for shift in per["shifts"]:
-                row = rows.setdefault(shift["pin"], {"base": shift["rank_a"]})
-                row[comparison["run_b"]] = shift
-        others = [c["run_b"] for c in result["comparisons"]]
+    def _show_aligned(self, result: RankingsComparison, labels: dict[int, str], query: str) -> None:
+        k = result.k
+        base = result.runs[0].run_id
+        rows: dict[str, dict[Any, Any]] = {}
+        for comparison in result.comparisons:
+            per = next(q for q in comparison.per_query if q.query == query)
+            for shift in per.shifts:
+                row = rows.setdefault(shift.pin, {"base": shift.rank_a})
+                row[comparison.run_b] = shift
+        others = [c.run_b for c in result.comparisons]
         table = self.query_one("#compare-table", RowsTable)
         table.border_title = f"Top {k} of query {query}, aligned by pin"
         table.set_columns("Pin", "Title", labels[base], *(labels[o] for o in others))
@@ -261,7 +267,7 @@ class CompareScreen(WorkbenchScreen):
                     pin,
                     [
                         pin,
-                        result["titles"].get(pin) or "",
+                        self.titles.get(pin) or "",
                         Text(str(rows[pin]["base"] or "—"), justify="right"),
                         *(
                             shift_cell(rows[pin][o], k) if o in rows[pin] else MISSING
@@ -273,37 +279,34 @@ class CompareScreen(WorkbenchScreen):
             ]
         )
         self.query_one("#compare-notes", Static).update(
-            "▲ up / ▼ down: places moved against the baseline · new: entered the top k · "
-            "out: left it"
+            Text(
+                "▲ up / ▼ down: places moved against the baseline · new: entered the top k · "
+                "out: left it" + "".join(f"\nnote: {n}" for n in result.notes)
+            )
         )
 
     @on(Select.Changed, "#compare-query")
     def _query_changed(self, event: Select.Changed) -> None:
-        if self.result and self.result["kind"] == "rankings" and isinstance(event.value, str):
-            self._show_aligned(self.result, run_labels(self.result), event.value)
+        if self.result and self.result.kind == "rankings" and isinstance(event.value, str):
+            self._show_aligned(self.result, run_labels(self.result), event.value)  # type: ignore[arg-type]
 
-    def _show_evaluations(self, result: dict[str, Any], labels: dict[int, str]) -> None:
-        metrics = list(result["table"][0]["metrics"])
+    def _show_evaluations(self, result: EvaluationsComparison, labels: dict[int, str]) -> None:
+        metrics = list(result.table[0].metrics)
         summary = self.query_one("#compare-summary", RowsTable)
-        summary.border_title = f"Metrics at k={result['k']}, Δ against the first run"
+        summary.border_title = f"Metrics at k={result.k} (± 95% interval), Δ against the first run"
         summary.set_columns("Run", *metrics)
+
+        def cell(row: Any, m: str, i: int) -> Text:
+            half = row.ci95.get(m)
+            text = _number(row.metrics[m]) + (f" ±{half:.3f}" if half is not None else "")
+            if i and row.delta[m]:
+                text += f" ({row.delta[m]:+.4f})"
+            return Text(text, justify="right")
+
         summary.set_rows(
             [
-                (
-                    str(row["run_id"]),
-                    [
-                        labels[row["run_id"]],
-                        *(
-                            Text(
-                                f"{_number(row['metrics'][m])}"
-                                + (f" ({row['delta'][m]:+.4f})" if row["delta"][m] and i else ""),
-                                justify="right",
-                            )
-                            for m in metrics
-                        ),
-                    ],
-                )
-                for i, row in enumerate(result["table"])
+                (str(row.run_id), [labels[row.run_id], *(cell(row, m, i) for m in metrics)])
+                for i, row in enumerate(result.table)
             ]
         )
         table = self.query_one("#compare-table", RowsTable)
@@ -313,6 +316,7 @@ class CompareScreen(WorkbenchScreen):
             "Run",
             "Boards",
             "Δ mean",
+            "Δ 95% CI",
             "p (t)",
             "p (t, Holm)",
             "p (perm.)",
@@ -321,22 +325,26 @@ class CompareScreen(WorkbenchScreen):
         table.set_rows(
             [
                 (
-                    f"{metric}:{t['run_b']}",
+                    f"{metric}:{t.run_b}",
                     [
                         metric,
-                        labels[t["run_b"]],
-                        Text(str(t["n"]), justify="right"),
-                        Text(f"{t['delta']:+.4f}", justify="right"),
-                        _p(t["p_t"]),
-                        _p(t["p_t_holm"]),
-                        _p(t["p_permutation"]),
-                        _p(t["p_permutation_holm"]),
+                        labels[t.run_b or 0],
+                        Text(str(t.n), justify="right"),
+                        Text(f"{t.delta:+.4f}", justify="right"),
+                        Text(
+                            f"[{t.ci95[0]:+.4f}, {t.ci95[1]:+.4f}]" if t.ci95 else "—",
+                            justify="right",
+                        ),
+                        _p(t.p_t),
+                        _p(t.p_t_holm),
+                        _p(t.p_permutation),
+                        _p(t.p_permutation_holm),
                     ],
                 )
-                for metric, tests in result["tests"].items()
+                for metric, tests in result.tests.items()
                 for t in tests
             ]
         )
         self.query_one("#compare-notes", Static).update(
-            Text("\n".join(f"note: {n}" for n in result["notes"]))
+            Text("\n".join(f"note: {n}" for n in result.notes))
         )

@@ -1,0 +1,164 @@
+"""Compare stored runs, and measure how a Monte-Carlo ranking changes between seeds: the use
+cases behind ``workbench compare``, the TUI's Compare screen and ``wb.compare``.
+
+Evaluations are compared only when they share the dataset's version, split, split seed,
+protocol and negatives (otherwise one line says which differs); rankings only within a dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.engine import plots
+from workbench.engine.compare import (
+    Comparison,
+    EvaluationsComparison,
+    MetricRow,
+    PairedTest,
+    RankingComparison,
+    RankingPair,
+    RankingsComparison,
+    RankShift,
+    RunLabel,
+    compare_runs,
+)
+from workbench.engine.dataset import pins_frame
+from workbench.engine.errors import NotFoundError
+from workbench.engine.evaluation.stability import StabilityResult, ranking_stability
+from workbench.engine.export import DEFAULT_DIR
+from workbench.engine.progress import SILENT, Reporter
+from workbench.engine.runs import get_run, run_results
+from workbench.engine.store import Store
+
+__all__ = [
+    "CompareRequest",
+    "Comparison",
+    "EvaluationsComparison",
+    "MetricRow",
+    "PairedTest",
+    "RankShift",
+    "RankingComparison",
+    "RankingPair",
+    "RankingsComparison",
+    "RunLabel",
+    "StabilityRequest",
+    "StabilityResult",
+    "run",
+    "stability",
+    "titles",
+]
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    """Runs to compare with the first (``run_ids``, two or more); ``k`` the cutoff of overlap,
+    shifts and the tested metrics; ``p`` RBO's persistence; ``permutations`` the sign flips of
+    the randomisation test; ``query`` one query only (rankings); ``plot`` writes PNGs into
+    ``plot_dir`` (default: the exports directory)."""
+
+    run_ids: tuple[int, ...]
+    k: int = 10
+    p: float = 0.9
+    permutations: int = 10_000
+    seed: int = 0
+    query: str | None = None
+    plot: bool = False
+    plot_dir: Path | None = None
+
+
+def run(store: Store, request: CompareRequest, reporter: Reporter = SILENT) -> Comparison:
+    """Compare as ``request`` says (cancellable through ``reporter``); with ``plot``, the
+    result's ``plots`` list the PNGs written."""
+    result = compare_runs(
+        store,
+        list(request.run_ids),
+        k=request.k,
+        p=request.p,
+        permutations=request.permutations,
+        seed=request.seed,
+        query=request.query,
+        reporter=reporter,
+    )
+    if request.plot:
+        result.plots = _plots(store, result, request.plot_dir or DEFAULT_DIR)
+    return result
+
+
+def _plots(store: Store, result: Comparison, directory: Path) -> list[Path]:
+    ids = [r.run_id for r in result.runs]
+    if isinstance(result, EvaluationsComparison):
+        curves = [
+            (
+                r.label,
+                {
+                    m: v
+                    for m, v in get_run(store, r.run_id).metrics.items()
+                    if isinstance(v, int | float)
+                },
+            )
+            for r in result.runs
+        ]
+        path = directory / f"compare-{'-'.join(map(str, ids))}.png"
+        return [plots.metric_curves(curves, path)]
+    files = []
+    for comp in result.comparisons:
+        first = comp.per_query[0]
+        a = run_results(store, comp.run_a).filter(query=first.query)
+        b = run_results(store, comp.run_b).filter(query=first.query)
+        rank_b = dict(zip(b["pin"].to_list(), b["rank"].to_list(), strict=True))
+        shared = [
+            (pin, r, rank_b[pin])
+            for pin, r in zip(a["pin"].to_list(), a["rank"].to_list(), strict=True)
+            if pin in rank_b
+        ]
+        path = directory / f"compare-{comp.run_a}-{comp.run_b}-ranks.png"
+        files.append(plots.rank_scatter(f"run {comp.run_a}", f"run {comp.run_b}", shared, path))
+    return files
+
+
+def titles(store: Store, result: RankingsComparison) -> dict[str, str]:
+    """Titles of the pins a ranking comparison shows (empty if the dataset was dropped)."""
+    pins = {s.pin for c in result.comparisons for q in c.per_query for s in q.shifts}
+    try:
+        frame = pins_frame(store, result.runs[0].dataset, sorted(pins))
+    except NotFoundError:
+        return {}
+    return {str(p): str(t or "") for p, t in frame.select("pin", "title").iter_rows()}
+
+
+@dataclass(frozen=True)
+class StabilityRequest:
+    """Seed-to-seed stability of ``algorithm``'s ranking of ``pins`` on ``dataset``: seeds
+    0..``seeds``-1 at each step budget of ``steps``; agreement by RBO (``p``) and top-``k``
+    overlap over rankings ``depth`` deep. Stored as a run."""
+
+    dataset: str
+    pins: tuple[str, ...]
+    algorithm: str = "pixie"
+    params: Mapping[str, str] = field(default_factory=dict)
+    steps: tuple[int, ...] = (1_000, 10_000, 100_000)
+    seeds: int = 5
+    k: int = 10
+    p: float = 0.9
+    depth: int = 100
+
+
+def stability(
+    store: Store, request: StabilityRequest, reporter: Reporter = SILENT
+) -> StabilityResult:
+    """Run the seed-to-seed stability study ``request`` describes (cancellable)."""
+    return ranking_stability(
+        store,
+        request.dataset,
+        list(request.pins),
+        request.algorithm,
+        dict(request.params),
+        list(request.steps),
+        request.seeds,
+        request.k,
+        request.p,
+        request.depth,
+        reporter,
+    )
