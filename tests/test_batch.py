@@ -13,6 +13,7 @@ from tests.conftest import write
 from workbench.engine.batch import batch_recommend, read_board_list
 from workbench.engine.errors import InputError, WorkbenchError
 from workbench.engine.executors import LocalExecutor, make_executor
+from workbench.engine.progress import Reporter
 from workbench.engine.runs import get_run
 from workbench.engine.store import Store
 
@@ -56,9 +57,8 @@ def test_interrupted_batch_leaves_a_marked_partial_file(
 ) -> None:
     out = tmp_path / "x.parquet"
     calls = iter(range(100))
-    report = batch_recommend(
-        sample_store, "sample", "popular", None, out, chunk=50, cancelled=lambda: next(calls) >= 1
-    )
+    stop = Reporter(is_cancelled=lambda: next(calls) >= 1)
+    report = batch_recommend(sample_store, "sample", "popular", None, out, chunk=50, reporter=stop)
     assert not report.complete and not out.exists()
     assert report.out.name == "x.parquet.partial" and report.boards_done == 100
     assert pl.read_parquet(report.out)["board"].n_unique() == 100
@@ -74,8 +74,9 @@ def test_board_file_and_refusals(sample_store: Store, tmp_path: Path) -> None:
         sample_store, "sample", "popular", None, tmp_path / "o.parquet", boards=dense, k=3
     )
     assert pl.read_parquet(report.out)["board"].unique().sort().to_list() == ["b0001", "b0002"]
-    with pytest.raises(WorkbenchError, match="exists; pass --force"):
+    with pytest.raises(WorkbenchError, match="exists") as refused:
         batch_recommend(sample_store, "sample", "popular", None, report.out)
+    assert refused.value.hint == "overwrite"
     bad = write(tmp_path / "bad.txt", "b0001\nnope\n")
     with pytest.raises(InputError, match=r"bad\.txt: line 2: unknown board 'nope'"):
         read_board_list(sample_store, "sample", bad)

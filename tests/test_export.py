@@ -16,6 +16,7 @@ from PIL import Image
 from tests.conftest import write
 from workbench.cli import main
 from workbench.engine import export as E
+from workbench.engine.atomic import atomic_write
 from workbench.engine.errors import WorkbenchError
 from workbench.engine.ingest import load_dataset
 from workbench.engine.runs import save_run
@@ -106,8 +107,9 @@ def test_no_overwrite_without_force(run_store: tuple[Store, int], tmp_path: Path
     store, run_id = run_store
     path = E.export_run(store, run_id, "csv", out=tmp_path)
     path.write_text("mine")
-    with pytest.raises(WorkbenchError, match="--force"):
+    with pytest.raises(WorkbenchError, match="exists") as refused:
         E.export_run(store, run_id, "csv", out=tmp_path)
+    assert refused.value.hint == "overwrite"  # the face words it: "pass --force", "tick ..."
     assert path.read_text() == "mine"
     E.export_run(store, run_id, "csv", out=tmp_path, force=True)
     assert path.read_text().startswith("query,rank")
@@ -121,7 +123,7 @@ def test_failure_mid_write_leaves_no_final_file(tmp_path: Path) -> None:
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        E.write_atomic(target, half)
+        atomic_write(target, half)
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []  # the temporary file is gone too
 
@@ -129,7 +131,7 @@ def test_failure_mid_write_leaves_no_final_file(tmp_path: Path) -> None:
 def test_exported_files_get_the_usual_permissions(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:
-        path = E.write_atomic(tmp_path / "x.csv", lambda t: t.write_text("a\n"))
+        path = atomic_write(tmp_path / "x.csv", lambda t: t.write_text("a\n"))
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644

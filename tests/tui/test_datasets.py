@@ -84,9 +84,9 @@ async def test_esc_cancels_a_load(
     mini_store: Store, make_app: MakeApp, tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def slow_load(store: Store, paths: list[Path], name: str, **kw: object) -> None:
-        progress = kw["progress"]
+        reporter = kw["reporter"]
         for i in range(200):  # reports progress until the TUI stops it
-            progress("reading files", i, 200)  # type: ignore[operator]
+            reporter.progress(i, 200, "reading files")  # type: ignore[attr-defined]
             time.sleep(0.02)
         raise AssertionError("the load was not cancelled")
 

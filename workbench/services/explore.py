@@ -27,6 +27,7 @@ __all__ = [
     "board_page",
     "degree_histograms",
     "pin_page",
+    "pins",
     "search",
 ]
 
@@ -49,6 +50,13 @@ def search(store: Store, dataset: str, text: str, limit: int = SEARCH_LIMIT) -> 
     name contains every word of it: exact ids first, then ids starting with the text, then
     other id matches, then title matches; at most ``limit``."""
     return [SearchHit(*hit) for hit in q.search(store, dataset, text, limit)]
+
+
+def pins(store: Store, dataset: str, ids: list[str]) -> list[dict[str, Any]]:
+    """The stored columns (title, image, attributes) of the given pins, in store order."""
+    from workbench.engine.dataset import pins_frame
+
+    return pins_frame(store, dataset, ids).to_dicts() if ids else []
 
 
 @dataclass(frozen=True)

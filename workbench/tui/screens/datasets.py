@@ -12,8 +12,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
-from workbench.engine.ingest import LoadReport
-from workbench.engine.store import DatasetInfo
+from workbench.services import datasets as svc
+from workbench.services.datasets import DatasetInfo, DatasetSummary, LoadReport
 from workbench.tui.jobs import Job
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.screens.confirm import ConfirmScreen
@@ -22,7 +22,7 @@ from workbench.tui.widgets.rows_table import RowsTable
 
 
 def badges(info: DatasetInfo) -> str:
-    return " ".join(b for b, on in (("split", info.has_split), ("images", info.has_images)) if on)
+    return " ".join(svc.badges(info))
 
 
 def _sources(sources: list[str]) -> str:
@@ -34,43 +34,42 @@ def _sources(sources: list[str]) -> str:
     return "; ".join(f"{d}/: {', '.join(names)}" for d, names in by_dir.items())
 
 
-def _degrees(d: dict[str, float]) -> str:
+def _degrees(d: Any) -> str:
     return (
-        f"degree min {d['min']:g} · median {d['median']:g} · mean {d['mean']:.1f} · "
-        f"p99 {d['p99']:g} · max {d['max']:g}"
+        f"degree min {d.min:g} · median {d.median:g} · mean {d.mean:.1f} · "
+        f"p99 {d.p99:g} · max {d.max:g}"
     )
 
 
-def summary_table(s: dict[str, Any]) -> Table:
+def summary_table(summary: DatasetSummary) -> Table:
     """The detail panel: what ``workbench info`` prints, as a two-column grid."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    split = s["split"]
-    attrs = ", ".join(f"{k} ({v.lower()})" for k, v in s["pin_attributes"].items()) or "none"
-    battrs = ", ".join(f"{k} ({v.lower()})" for k, v in s["board_attributes"].items()) or "none"
+    s = summary.info
+    attrs = ", ".join(f"{k} ({v.lower()})" for k, v in s.pin_attributes.items()) or "none"
+    battrs = ", ".join(f"{k} ({v.lower()})" for k, v in s.board_attributes.items()) or "none"
     rows = [
-        ("Format", f"{s['format']}   fingerprint {s['fingerprint'][:12]}"),
-        ("Loaded", s["loaded_at"].replace("T", " ")),
-        ("Sources", _sources(s["sources"])),
-        ("Pins", f"{s['pins']:,}   {_degrees(s['pin_degree'])}"),
-        ("Boards", f"{s['boards']:,}   {_degrees(s['board_degree'])}"),
+        ("Format", f"{s.format}   fingerprint {s.fingerprint[:12]}"),
+        ("Loaded", s.loaded_at.isoformat().replace("T", " ")),
+        ("Sources", _sources(s.sources)),
+        ("Pins", f"{s.pins:,}   {_degrees(summary.pin_degree)}"),
+        ("Boards", f"{s.boards:,}   {_degrees(summary.board_degree)}"),
         (
             "Edges",
-            f"{s['edges']:,}   weights {'yes' if s['has_weights'] else 'no'} · "
-            f"timestamps {'yes' if s['has_timestamps'] else 'no'}",
+            f"{s.edges:,}   weights {'yes' if s.has_weights else 'no'} · "
+            f"timestamps {'yes' if s.has_timestamps else 'no'}",
         ),
         (
             "Split",
-            f"{split['test']:,} test pins on {split['test_boards']:,} boards · "
-            f"{split['negatives']:,} negatives"
-            if split["test"]
+            f"{s.test:,} test pins on {summary.test_boards:,} boards · {s.negatives:,} negatives"
+            if s.test
             else "none",
         ),
-        ("Images", f"{s['images']:,} ({s['missing_images']:,} missing)"),
+        ("Images", f"{s.images:,} ({s.missing_images:,} missing)"),
         ("Pin attributes", attrs),
         ("Board attributes", battrs),
-        ("Id types", f"pins {s['pin_id_type']} · boards {s['board_id_type']}"),
+        ("Id types", f"pins {s.pin_id_type} · boards {s.board_id_type}"),
     ]
     for key, value in rows:
         grid.add_row(key, value)
@@ -140,12 +139,10 @@ class DatasetsScreen(WorkbenchScreen):
             return
         store = self.workbench.store
 
-        def run(_ctx: Any) -> dict[str, Any]:
-            from workbench.engine.dataset import dataset_summary
+        def run(_ctx: Any) -> DatasetSummary:
+            return svc.info(store, name)
 
-            return dataset_summary(store, name)
-
-        def done(summary: dict[str, Any]) -> None:
+        def done(summary: DatasetSummary) -> None:
             self.query_one("#dataset-detail").border_title = f"Summary of {name}"
             self.query_one("#dataset-summary", Static).update(summary_table(summary))
 
@@ -179,14 +176,19 @@ class DatasetsScreen(WorkbenchScreen):
             return
         store = self.workbench.store
 
-        def dropped(_result: None) -> None:
+        def dropped(_result: svc.Dropped) -> None:
             self.notify(f"dropped dataset {name}", markup=False)
             self.workbench.refresh_datasets()
 
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self.run_job(
-                    Job("datasets.drop", f"Dropping {name}", lambda _ctx: store.drop(name), dropped)
+                    Job(
+                        "datasets.drop",
+                        f"Dropping {name}",
+                        lambda _ctx: svc.drop(store, name),
+                        dropped,
+                    )
                 )
 
         self.app.push_screen(

@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
-from workbench.tui import browse
+from workbench.services import explore
 from workbench.tui.jobs import Job, JobContext
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.board_view import BoardView
@@ -19,7 +19,27 @@ from workbench.tui.widgets.pin_tile import PinTile
 from workbench.tui.widgets.pin_view import PinView
 from workbench.tui.widgets.rows_table import RowsTable
 
-SEARCH_LIMIT = 200
+SEARCH_LIMIT = explore.SEARCH_LIMIT
+
+
+def draw_bins(
+    plot: DegreeHistogram, hist: explore.DegreeHistogram, title: str, xlabel: str
+) -> None:
+    """Bars of whole-number counts over log bins (``1``, ``2-3``, ``4-7``, ...)."""
+    plt = plot.plt
+    plt.clear_figure()
+    plt.title(title)
+    plt.xlabel(xlabel)
+    plt.ylabel("count")
+    if hist.counts:
+        plt.bar(list(range(len(hist.counts))), hist.counts, width=0.8, marker="hd")
+        step = max(1, len(hist.labels) // 6)
+        ticks = list(range(0, len(hist.labels), step))
+        plt.xticks([float(t) for t in ticks], [hist.labels[i] for i in ticks])
+        top = max(hist.counts)
+        yticks = sorted({round(top * f) for f in (0, 0.25, 0.5, 0.75, 1)})
+        plt.yticks([float(y) for y in yticks], [f"{y:,}" for y in yticks])
+    plot.refresh()
 
 
 class ExploreScreen(WorkbenchScreen):
@@ -80,24 +100,22 @@ class ExploreScreen(WorkbenchScreen):
             return
         store = self.workbench.store
 
-        def done(hist: browse.DegreeHistograms) -> None:
+        def done(hist: explore.DegreeHistograms) -> None:
             text.update(
-                f"{len(hist.pin_degree):,} pins and {len(hist.board_degree):,} boards. Search on "
+                f"{hist.pins.nodes:,} pins and {hist.boards.nodes:,} boards. Search on "
                 "the left by id or title words; Enter opens a result, a board, or a pin."
             )
-            self.query_one("#pin-degree-plot", DegreeHistogram).show(
-                hist.pin_degree, "Pin degree", "boards per pin"
-            )
-            self.query_one("#board-degree-plot", DegreeHistogram).show(
-                hist.board_degree, "Board degree", "pins per board"
-            )
+            draw_bins(self.query_one("#pin-degree-plot", DegreeHistogram), hist.pins,
+                      "Pin degree", "boards per pin (log bins)")  # fmt: skip
+            draw_bins(self.query_one("#board-degree-plot", DegreeHistogram), hist.boards,
+                      "Board degree", "pins per board (log bins)")  # fmt: skip
 
         text.update("Reading the graph…")
         self.run_job(
             Job(
                 "explore.overview",
                 f"Reading {dataset}",
-                lambda _ctx: browse.degrees(store, dataset),
+                lambda _ctx: explore.degree_histograms(store, dataset),
                 done,
             )
         )
@@ -114,10 +132,10 @@ class ExploreScreen(WorkbenchScreen):
             return
         table = self.query_one("#explore-results", RowsTable)
 
-        def run(_ctx: JobContext) -> list[tuple[str, str, str]]:
-            return browse.search(store, dataset, text, SEARCH_LIMIT)
+        def run(_ctx: JobContext) -> list[explore.SearchHit]:
+            return explore.search(store, dataset, text, SEARCH_LIMIT)
 
-        def done(rows: list[tuple[str, str, str]]) -> None:
+        def done(rows: list[explore.SearchHit]) -> None:
             table.set_rows([(f"{kind}:{id_}", [kind, id_, title]) for kind, id_, title in rows])
             more = "+" if len(rows) == SEARCH_LIMIT else ""
             table.border_title = f"Results ({len(rows)}{more})" if text.strip() else "Results"
@@ -154,8 +172,8 @@ class ExploreScreen(WorkbenchScreen):
 
         def run(_ctx: JobContext) -> Any:
             if kind == "pin":
-                return browse.pin_detail(store, dataset, id_)
-            return browse.board_detail(store, dataset, id_)
+                return explore.pin_page(store, dataset, id_)
+            return explore.board_page(store, dataset, id_)
 
         def done(detail: Any) -> None:
             if remember:

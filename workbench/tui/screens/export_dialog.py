@@ -1,9 +1,8 @@
-"""The dialog that exports a run: format, path and options; runs ``export.export_run`` (as
+"""The dialog that exports a run: format, path and options; runs the export service (as
 ``workbench export`` does) and dismisses with the written file's path."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -16,21 +15,14 @@ from textual.validation import Integer
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from workbench.engine.errors import WorkbenchError
-from workbench.engine.export import FORMATS, export_run
+from workbench.engine.progress import Reporter
+from workbench.services import export as svc
 from workbench.tui.jobs import Job, JobContext, JobEnded
 from workbench.tui.widgets.job_bar import JobBar
 from workbench.tui.widgets.path_suggester import PathSuggester
 
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
-
-FORMAT_HELP = {
-    "csv": "ranked lists, one row per (query, rank) with pin attributes",
-    "parquet": "the same table as parquet",
-    "jsonl": "the same table as JSON lines",
-    "trec": "TREC run file (+ qrels for evaluation runs)",
-    "sheet": "PNG contact sheet of the top pins of the first query",
-}
 
 
 class ExportDialog(ModalScreen[Path | None]):
@@ -50,7 +42,7 @@ class ExportDialog(ModalScreen[Path | None]):
             box.border_title = f"Export run {self.run_id}"
             yield Label("Format")
             yield Select(
-                [(f"{f}  {FORMAT_HELP.get(f, '')}", f) for f in FORMATS],
+                [(f"{f}  {svc.FORMAT_HELP.get(f, '')}", f) for f in svc.FORMATS],
                 value="csv",
                 allow_blank=False,
                 id="export-format",
@@ -98,10 +90,10 @@ class ExportDialog(ModalScreen[Path | None]):
         force = self.query_one("#export-force", Checkbox).value
         store, run_id = cast("WorkbenchApp", self.app).store, self.run_id
 
-        def run(_ctx: JobContext) -> Path:
-            return export_run(
-                store, run_id, fmt, out=os.path.expanduser(out) if out else None, force=force, k=k
-            )
+        def run(ctx: JobContext) -> Path:
+            request = svc.ExportRequest(run_id, fmt, out, force, None, k)
+            reporter = Reporter(on_progress=ctx.progress, is_cancelled=lambda: ctx.cancelled)
+            return svc.export(store, request, reporter).path
 
         self.query_one("#export-error", Label).update("")
         self.query_one("#export-ok", Button).disabled = True

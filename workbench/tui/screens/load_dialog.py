@@ -1,6 +1,6 @@
 """The dialog that loads a dataset: path, format, name, images, replace; errors shown inline.
 
-Fields are checked as they are typed; the load itself runs ``ingest.load_dataset`` (as
+Fields are checked as they are typed; the load itself runs the datasets service (as
 ``workbench load`` does) in a worker with a progress bar, and its errors appear in the dialog.
 """
 
@@ -19,9 +19,9 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from workbench.engine.errors import WorkbenchError
-from workbench.engine.ingest import FORMATS, LoadReport
 from workbench.engine.progress import Reporter
-from workbench.engine.store import validate_dataset_name
+from workbench.services import datasets as svc
+from workbench.services.datasets import LoadReport, validate_dataset_name
 from workbench.tui.jobs import Job, JobContext, JobEnded
 from workbench.tui.widgets.job_bar import JobBar
 from workbench.tui.widgets.path_suggester import PathSuggester
@@ -103,7 +103,10 @@ class LoadDialog(ModalScreen[LoadReport | None]):
                 with Vertical():
                     yield Label("Format")
                     yield Select(
-                        [(f, f) for f in FORMATS], value="auto", allow_blank=False, id="load-format"
+                        [(f, f) for f in svc.formats()],
+                        value="auto",
+                        allow_blank=False,
+                        id="load-format",
                     )
                 with Vertical():
                     yield Label("Dataset name")
@@ -166,17 +169,9 @@ class LoadDialog(ModalScreen[LoadReport | None]):
         replace = self.replace
 
         def run(ctx: JobContext) -> LoadReport:
-            from workbench.engine.ingest import load_dataset
-
-            return load_dataset(
-                cast("WorkbenchApp", self.app).store,
-                [Path(path).expanduser()],
-                name,
-                fmt=fmt,
-                images=Path(images).expanduser() if images else None,
-                replace=replace,
-                reporter=Reporter(on_progress=ctx.progress),
-            )
+            request = svc.LoadRequest((path,), name, fmt, images or None, replace)
+            reporter = Reporter(on_progress=ctx.progress, is_cancelled=lambda: ctx.cancelled)
+            return svc.load(cast("WorkbenchApp", self.app).store, request, reporter)
 
         self.query_one("#load-ok", Button).disabled = True
         self.query_one(JobBar).start(

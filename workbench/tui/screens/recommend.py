@@ -1,5 +1,5 @@
 """The Recommend screen: query pins (with weights) or a board, an algorithm and its generated
-parameter form; runs ``recommend.recommend`` (as ``workbench recommend``) in a worker and shows
+parameter form; runs the recommend service (as ``workbench recommend``) in a worker and shows
 the ranked pins with a preview of the highlighted one."""
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from textual.validation import Integer
 from textual.widgets import Button, Input, Label, Select
 
 from workbench.engine.errors import Cancelled
+from workbench.engine.progress import Reporter
+from workbench.services import recommend as svc
 from workbench.tui.jobs import Job, JobContext
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.param_form import ParamForm
@@ -50,7 +52,7 @@ class RecommendScreen(WorkbenchScreen):
                 with Horizontal(classes="param-row"):
                     yield Label("top k", classes="param-name")
                     yield Input(
-                        "20",
+                        str(svc.DEFAULT_K),
                         id="rec-k",
                         type="integer",
                         validators=[Integer(1, 10_000)],
@@ -71,16 +73,14 @@ class RecommendScreen(WorkbenchScreen):
         self.watch(self.app, "query_pins", self._query_pins_changed)
 
         def load(_ctx: JobContext) -> tuple[dict[str, list[Any]], tuple[str, ...]]:
-            from workbench.engine.recommenders import ALGORITHMS, param_fields
-            from workbench.engine.recommenders.base import BOARD_WEIGHTINGS
-
-            return {name: param_fields(name) for name in ALGORITHMS}, BOARD_WEIGHTINGS
+            return svc.algorithms(), svc.BOARD_WEIGHTINGS
 
         def loaded(found: tuple[dict[str, list[Any]], tuple[str, ...]]) -> None:
             self.fields, weightings = found
             select = self.query_one("#rec-algo", Select)
             select.set_options([(name, name) for name in self.fields])
-            select.value = "pixie" if "pixie" in self.fields else next(iter(self.fields))
+            default = svc.DEFAULT_ALGORITHM
+            select.value = default if default in self.fields else next(iter(self.fields))
             weighting = self.query_one("#rec-weighting", Select)
             weighting.set_options([(f"{w} weights", w) for w in weightings])
             weighting.value = weightings[0]
@@ -138,19 +138,19 @@ class RecommendScreen(WorkbenchScreen):
         seed = int(self.query_one("#rec-seed", Input).value)
 
         def run(ctx: JobContext) -> tuple[Any, list[dict[str, Any]]]:
-            from workbench.engine.dataset import pins_frame
-            from workbench.engine.recommend import parse_pin_specs, recommend
-            from workbench.engine.runs import delete_run
+            from workbench.services import explore, runs
+            from workbench.services.parsing import parse_pin_specs
 
-            ids, weights = parse_pin_specs(specs) if not by_board else ([], [])
-            result = recommend(store, dataset, algo, params, pins=ids or None,
-                               weights=weights or None, board=board if by_board else None,
-                               board_weighting=weighting, k=k, seed=seed)  # fmt: skip
-            if ctx.cancelled:  # the engine cannot stop mid-walk: drop the run it stored
-                delete_run(store, result.run_id)
+            ids, weights = parse_pin_specs(specs, "pin") if not by_board else ([], [])
+            request = svc.RecommendRequest(
+                dataset, tuple(ids), tuple(weights) if ids else None,
+                board if by_board else None, weighting, algo, params, k, seed,
+            )  # fmt: skip
+            result = svc.recommend(store, request, Reporter(is_cancelled=lambda: ctx.cancelled))
+            if ctx.cancelled:  # cancelled while the run was being stored: drop it
+                runs.delete_runs(store, [result.run_id])
                 raise Cancelled("recommend cancelled")
-            frame = pins_frame(store, dataset, result.results["pin"].to_list())
-            return result, frame.to_dicts()
+            return result, explore.pins(store, dataset, result.results["pin"].to_list())
 
         error.update("")
         self.run_job(Job("recommend", f"Running {algo}", run, self._show,
@@ -158,7 +158,7 @@ class RecommendScreen(WorkbenchScreen):
 
     def _show(self, outcome: tuple[Any, list[dict[str, Any]]]) -> None:
         result, pins = outcome
-        steps = f" · {result.steps:,} steps" if result.steps else ""
+        steps = f" · {result.steps:,} steps" if result.steps else f" · steps {svc.format_steps(0)}"
         self.query_one(RankedPins).show(
             result.results.select("rank", "pin", "score").rows(),
             pins,

@@ -3,7 +3,6 @@ export, and send marked runs to Compare."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -15,7 +14,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Select, Static
 
-from workbench.engine.runs import RUN_KINDS, Run
+from workbench.engine.progress import Reporter
+from workbench.services import runs as svc
+from workbench.services.runs import RUN_KINDS, Run
 from workbench.tui.jobs import Job, JobContext
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.screens.confirm import ConfirmScreen
@@ -24,7 +25,7 @@ from workbench.tui.screens.prompt import PromptScreen
 from workbench.tui.widgets.rows_table import RowsTable
 
 LIST_LIMIT = 2000
-PREVIEW_K = 20
+PREVIEW_ROWS = svc.PAGE_SIZE
 ALL = "*"
 
 
@@ -39,13 +40,9 @@ def run_cells(run: Run) -> list[Any]:
         run.algorithm,
         f"{run.created_at:%Y-%m-%d %H:%M}",
         Text(elapsed, justify="right"),
-        Text(f"{run.steps:,}" if run.steps is not None else "", justify="right"),
+        Text(svc.format_steps(run.steps), justify="right"),
         run.status,
     ]
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
 
 
 def run_summary(run: Run) -> Table:
@@ -53,17 +50,8 @@ def run_summary(run: Run) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    grid.add_row("Run", f"{run.run_id}  {run.name or ''}")
-    grid.add_row("Algorithm", f"{run.algorithm} ({run.kind}) on {run.dataset}, seed {run.seed}")
-    for key, value in run.params.items():
-        grid.add_row(f"  {key}", _compact(value))
-    for key, value in run.query.items():
-        grid.add_row(f"query {key}", _compact(value))
-    for key, value in run.metrics.items():
-        grid.add_row(key, f"{value:.4f}" if isinstance(value, float) else _compact(value))
-    for key, value in run.info.items():
-        grid.add_row(f"info {key}", _compact(value))
-    grid.add_row("Data", f"fingerprint {run.fingerprint[:12]}")
+    for label, text in svc.describe_run(run):
+        grid.add_row(label.capitalize() if label.islower() else label, text)
     return grid
 
 
@@ -95,7 +83,7 @@ class RunsScreen(WorkbenchScreen):
                 allow_blank=False,
                 id="runs-kind",
             )
-            yield Input(placeholder="name, algorithm or parameter  (/)", id="runs-text")
+            yield Input(placeholder="name, algorithm or key=value  (/)", id="runs-text")
         with Vertical(classes="body"):
             table = RowsTable(id="runs-table", classes="panel")
             table.border_title = "Runs"
@@ -147,23 +135,17 @@ class RunsScreen(WorkbenchScreen):
     def action_refresh(self) -> None:
         dataset = self.query_one("#runs-dataset", Select).value
         kind = self.query_one("#runs-kind", Select).value
-        text = self.query_one("#runs-text", Input).value.strip().lower()
+        text = self.query_one("#runs-text", Input).value.strip()
         store = self.workbench.store
+        wanted = svc.RunFilter(
+            dataset=None if dataset == ALL else str(dataset),
+            kind=None if kind == ALL else str(kind),
+            text=text,
+            limit=LIST_LIMIT,
+        )
 
         def run(_ctx: JobContext) -> list[Run]:
-            from workbench.engine.runs import list_runs
-
-            runs = list_runs(
-                store,
-                dataset=None if dataset == ALL else str(dataset),
-                kind=None if kind == ALL else str(kind),
-                limit=LIST_LIMIT,
-            )
-            if not text:
-                return runs
-            return [
-                r for r in runs if text in f"{r.name} {r.algorithm} {json.dumps(r.params)}".lower()
-            ]
+            return svc.find_runs(store, wanted)
 
         def done(runs: list[Run]) -> None:
             self.runs = {str(r.run_id): r for r in runs}
@@ -200,25 +182,11 @@ class RunsScreen(WorkbenchScreen):
         summary.update(run_summary(run))
         store = self.workbench.store
 
-        def read(_ctx: JobContext) -> list[dict[str, Any]]:
-            import polars as pl
+        def read(_ctx: JobContext) -> svc.ResultsPage:
+            return svc.run_results(store, run.run_id, 0, PREVIEW_ROWS)
 
-            from workbench.engine.dataset import pins_frame
-            from workbench.engine.errors import NotFoundError
-            from workbench.engine.runs import run_results
-
-            top = run_results(store, run.run_id).filter(pl.col("rank") <= PREVIEW_K)
-            try:
-                titles = dict(
-                    pins_frame(store, run.dataset, top["pin"].to_list())
-                    .select("pin", "title")
-                    .iter_rows()
-                )
-            except NotFoundError:  # the run's dataset was dropped
-                titles = {}
-            return [r | {"title": titles.get(r["pin"])} for r in top.to_dicts()]
-
-        def done(rows: list[dict[str, Any]]) -> None:
+        def done(page: svc.ResultsPage) -> None:
+            rows = page.rows.to_dicts()
             results.set_rows(
                 [
                     (
@@ -234,7 +202,10 @@ class RunsScreen(WorkbenchScreen):
                     for r in rows
                 ]
             )
-            results.border_title = f"Top results of run {run.run_id}" if rows else "No results"
+            shown = f" (first {len(rows):,} of {page.total:,})" if page.more else ""
+            results.border_title = (
+                f"Top results of run {run.run_id}{shown}" if rows else "No results"
+            )
 
         self.run_job(Job("runs.results", "Reading results", read, done, show_progress=False))
 
@@ -251,9 +222,7 @@ class RunsScreen(WorkbenchScreen):
                 return
 
             def rename(_ctx: JobContext) -> None:
-                from workbench.engine.runs import rename_run
-
-                rename_run(store, run.run_id, name or None)
+                svc.rename_run(store, run.run_id, name or None)
 
             self.run_job(
                 Job(
@@ -278,11 +247,8 @@ class RunsScreen(WorkbenchScreen):
         listed = ", ".join(map(str, ids))
 
         def delete(ctx: JobContext) -> None:
-            from workbench.engine.runs import delete_run
-
-            for i, run_id in enumerate(ids):
-                ctx.progress(i, len(ids), f"run {run_id}")
-                delete_run(store, run_id)
+            reporter = Reporter(on_progress=ctx.progress, is_cancelled=lambda: ctx.cancelled)
+            svc.delete_runs(store, ids, reporter)
 
         def deleted(_result: None) -> None:
             self.notify(f"deleted run{'s' if len(ids) > 1 else ''} {listed}", markup=False)
