@@ -250,3 +250,21 @@ def test_fuzzed_edges_files(tmp_path: Path, rows: list[tuple[str, str, str]]) ->
     distinct = {(b.strip(), p.strip()) for b, p, _ in rows}
     assert report.edges == len(distinct)
     assert report.boards == len({b for b, _ in distinct})
+
+
+def test_edges_merged_in_key_ranges_equal_one_merge(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import workbench.engine.ingest.build as build
+
+    rows = "".join(f"b{i % 7},p{(i * 5) % 13},{i % 4},{1_700_000_000 + i}\n" for i in range(300))
+    f = write(tmp_path / "e.csv", "board,pin,weight,ts\n" + rows)
+    whole = load_dataset(store, [f], "whole")
+    monkeypatch.setattr(build, "PART_ROWS", 7)
+    parts = load_dataset(store, [f], "parts")
+    assert parts.fingerprint == whole.fingerprint
+    assert (parts.edges, parts.duplicate_edges) == (whole.edges, whole.duplicate_edges)
+    assert whole.duplicate_edges > 0
+    edges = store.query('SELECT board_idx, pin_idx, weight, ts FROM "parts".edges')
+    assert edges == sorted(edges)  # stored in (board, pin) order
+    assert edges == store.query('SELECT board_idx, pin_idx, weight, ts FROM "whole".edges')
