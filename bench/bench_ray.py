@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 
 from workbench.engine.executors import RayExecutor, _put
@@ -59,13 +60,27 @@ def power_law_graph(n_edges: int, seed: int = 0) -> Graph:
     for lo in range(0, n_edges, step):
         hi = min(lo + step, n_edges)
         board_pins[lo:hi] = np.searchsorted(cdf, rng.random(hi - lo))  # pin 0 most popular
-    by_pin = np.argsort(board_pins, kind="stable")
-    pin_indptr = np.zeros(n_pins + 1, dtype=np.int64)
-    np.cumsum(np.bincount(board_pins, minlength=n_pins), out=pin_indptr[1:])
-    edge_board = np.repeat(np.arange(n_boards, dtype=np.int32), degree)
-    pin_boards = edge_board[by_pin]
-    del by_pin, edge_board
+    pin_indptr, pin_boards = _transpose(board_indptr, board_pins, n_pins)
     return Graph(n_pins, n_boards, pin_indptr, pin_boards, board_indptr, board_pins)
+
+
+@numba.njit(cache=True)
+def _transpose(
+    board_indptr: np.ndarray, board_pins: np.ndarray, n_pins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pin -> boards CSR of a board -> pins CSR (a counting sort, boards ascending)."""
+    pin_indptr = np.zeros(n_pins + 1, dtype=np.int64)
+    for p in board_pins:
+        pin_indptr[p + 1] += 1
+    pin_indptr = np.cumsum(pin_indptr)
+    fill = pin_indptr[:-1].copy()
+    pin_boards = np.empty(board_pins.size, dtype=np.int32)
+    for b in range(board_indptr.size - 1):
+        for e in range(board_indptr[b], board_indptr[b + 1]):
+            p = board_pins[e]
+            pin_boards[fill[p]] = b
+            fill[p] += 1
+    return pin_indptr, pin_boards
 
 
 @dataclass(frozen=True, eq=False)
