@@ -335,3 +335,14 @@ def test_expected_credit_is_exact_for_a_fixed_board_and_follows_pin_side_bias() 
     assert np.isclose(c0 + c1, 3_000) and np.isclose(c0, round(c0)) and 0 < c0 < 3_000
     assert np.isclose(biased[1], biased[2]) and np.isclose(biased[3], biased[4])
     assert np.isclose(biased[0], c0 / 3 + c1 * (0.5 + 0.5 / 3))
+
+
+def test_biased_walk_rows_are_sorted_by_topic_then_id() -> None:
+    g = random_graph(n_pins=50, n_boards=20, per_board=8, seed=3, topics=4)
+    codes = g.pin_attributes["topic"].codes.copy()
+    codes[::7] = -1  # pins without a topic sort first
+    rows = np.repeat(np.arange(g.n_boards), g.board_degree)
+    order = np.lexsort((g.board_pins, codes[g.board_pins], rows))
+    pins, pin_codes = walks._sort_segments(g.board_indptr, g.board_pins, codes)
+    assert np.array_equal(pins, g.board_pins[order])
+    assert np.array_equal(pin_codes, codes[g.board_pins[order]])

@@ -107,11 +107,32 @@ def walk_graph(graph: Graph, topic: str | None = None) -> WalkGraph:
 def _sort_segments(
     indptr: np.ndarray, nbrs: np.ndarray, codes: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each CSR row's neighbours sorted by (code, id), and their codes."""
-    rows = np.repeat(np.arange(indptr.shape[0] - 1), np.diff(indptr))
-    order = np.lexsort((nbrs, codes[nbrs], rows))
-    sorted_nbrs = np.ascontiguousarray(nbrs[order])
-    return sorted_nbrs, np.ascontiguousarray(codes[sorted_nbrs], dtype=np.int32)
+    """Each CSR row's neighbours (ascending ids) sorted by (code, id), and their codes."""
+    sorted_nbrs = np.empty(nbrs.shape[0], dtype=np.int32)
+    sorted_codes = np.empty(nbrs.shape[0], dtype=np.int32)
+    codes = np.ascontiguousarray(codes, dtype=np.int32)
+    _sort_rows_by_code(indptr, nbrs, codes, sorted_nbrs, sorted_codes)
+    return sorted_nbrs, sorted_codes
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _sort_rows_by_code(
+    indptr: np.ndarray,
+    nbrs: np.ndarray,
+    codes: np.ndarray,
+    out_nbrs: np.ndarray,
+    out_codes: np.ndarray,
+) -> None:
+    """Row by row, a stable sort of the neighbours (ascending ids) by their codes."""
+    for r in numba.prange(indptr.shape[0] - 1):
+        lo, hi = indptr[r], indptr[r + 1]
+        row_codes = np.empty(hi - lo, dtype=np.int32)
+        for j in range(lo, hi):
+            row_codes[j - lo] = codes[nbrs[j]]
+        order = np.argsort(row_codes, kind="mergesort")
+        for j in range(hi - lo):
+            out_nbrs[lo + j] = nbrs[lo + order[j]]
+            out_codes[lo + j] = row_codes[order[j]]
 
 
 def walk_params(
