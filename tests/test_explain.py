@@ -18,11 +18,13 @@ from click.testing import CliRunner
 from tests.conftest import write
 from workbench.cli import main
 from workbench.engine.errors import NotFoundError, WorkbenchError
-from workbench.engine.explain import path_weights, trace_walk, walk_score
+from workbench.engine.explain import explain_ppr, path_weights, trace_walk, walk_score
 from workbench.engine.graph import Attribute, Graph
 from workbench.engine.ingest import load_dataset
 from workbench.engine.recommend import RecommendResult
 from workbench.engine.recommenders import Query, create
+from workbench.engine.recommenders.base import pack
+from workbench.engine.recommenders.ppr import restart_vectors
 from workbench.engine.runs import get_run, run_results, save_run
 from workbench.engine.store import Store
 from workbench.services.explain import ExplainRequest, Explanation, explain
@@ -132,6 +134,30 @@ def test_path_weights_are_the_terms_of_the_similarity(algo: str, params: dict[st
             assert math.isclose(paths.sum() * factor, w[i, j], rel_tol=1e-9, abs_tol=1e-15)
             checked += paths.size > 0
     assert checked > 20
+
+
+def test_ppr_contributions_match_a_linear_solve() -> None:
+    # x = alpha (I - (1 - alpha) P^T)^-1 r, solved directly: the contribution of query pin q is
+    # r_q times that solve for e_q, and a board's is (1 - alpha) sum_{p in b} x_p / deg p / deg b.
+    graph = generated_graph()
+    model = create("ppr", {"alpha": 0.3, "tol": 1e-14}).fit(graph)
+    query = Query([3, 17, 40], [1.0, 2.0, 0.5])
+    p_pb = sps.diags(1.0 / np.maximum(graph.pin_degree, 1)) @ graph.interactions().T
+    p_bp = sps.diags(1.0 / np.maximum(graph.board_degree, 1)) @ graph.interactions()
+    chain = (p_pb @ p_bp).toarray()  # pin -> pin transitions
+    solve = 0.3 * np.linalg.inv(np.eye(graph.n_pins) - 0.7 * chain.T)
+    ranking = model.recommend(query, k=5)
+    r = restart_vectors(graph, pack([query], None, graph.n_pins), slice(0, 1))[0]
+    x = solve @ r
+    for target, score in zip(ranking.pins, ranking.scores, strict=True):
+        found = explain_ppr(model, query, int(target))
+        assert math.isclose(found.score, score, rel_tol=1e-9)
+        expected = r[query.pins] * solve[target, query.pins]
+        np.testing.assert_allclose(found.query_parts, expected, rtol=1e-8)
+        for b, part in zip(found.boards, found.board_parts, strict=True):
+            members = graph.pins_of(int(b))
+            exact = 0.7 * (x[members] / graph.pin_degree[members]).sum() / graph.board_degree[b]
+            assert math.isclose(part, exact, rel_tol=1e-8)
 
 
 # -- the service on stored runs -------------------------------------------------------------------

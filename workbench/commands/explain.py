@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import click
 
 from workbench.commands._common import db_option, emit_json, get_store, json_option
@@ -67,7 +69,8 @@ def render(e: Explanation) -> list[str]:
         ])]  # fmt: skip
     if e.notes:
         lines.append("")
-        lines += [_cut(f"note: {n}", WIDTH) for n in e.notes]
+        for note in e.notes:
+            lines += textwrap.wrap(f"note: {note}", WIDTH, subsequent_indent="      ")
     return lines
 
 

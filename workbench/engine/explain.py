@@ -23,6 +23,7 @@ sum_{p in b} x(p) / deg(p) / deg(b) for a pin that is not a query pin.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -406,23 +407,26 @@ def _entry(w: sps.csr_matrix, i: int, j: int) -> float:
 
 
 def explain_ppr(model: PPR, query: Query, target: int) -> PinExplanation:
-    """Exact PPR: r_q PPR_q(target) per query pin q, and the last step's boards."""
+    """Exact PPR: r_q PPR_q(target) per query pin q, and the last step's boards.
+
+    PPR_q(target) for every q at once is one power iteration of the adjoint chain,
+    z = alpha e_target + (1 - alpha) P z (P the pin -> board -> pin transitions), so that
+    z_q = PPR_q(target) (Fogaras et al. call it the reverse PageRank)."""
     graph = model.graph
     batch = pack([query], None, graph.n_pins)
     r = restart_vectors(graph, batch, slice(0, 1))[0]
-    x = _ppr(model, r)
+    to_boards, to_pins = model._to_boards, model._to_pins  # P_pb^T and P_bp^T
+    x = _power(model, r, lambda y: to_pins @ (to_boards @ y))
+    e = np.zeros(graph.n_pins)
+    e[target] = 1.0
+    z = _power(model, e, lambda y: to_boards.T @ (to_pins.T @ y))
     pins = query.pins
-    parts = np.zeros(pins.shape[0])
-    for n, q in enumerate(pins):
-        if r[q] > 0 and not np.any(pins[:n] == q):  # a pin given twice is counted once
-            single = np.zeros(graph.n_pins)
-            single[q] = 1.0
-            parts[n] = r[q] * _ppr(model, single)[target]
+    first = np.array([not np.any(pins[:n] == q) for n, q in enumerate(pins)], dtype=bool)
+    parts = np.where(first, r[pins] * z[pins], 0.0)  # a pin given twice is counted once
     alpha = float(model.params.alpha)
-    boards = graph.boards_of(target)
     per_board = np.zeros(graph.n_boards)
     inflow = x / np.maximum(graph.pin_degree, 1)
-    for b in boards:
+    for b in graph.boards_of(target):
         members = graph.pins_of(int(b))
         per_board[b] = (1 - alpha) * inflow[members].sum() / graph.board_degree[b]
     # Both splits hold exactly in the limit; the iterations stop within ``tol`` of it, so each
@@ -443,13 +447,13 @@ def explain_ppr(model: PPR, query: Query, target: int) -> PinExplanation:
     )
 
 
-def _ppr(model: PPR, r: np.ndarray) -> np.ndarray:
-    """The power iteration of :class:`PPR` for one restart distribution ``r``."""
+def _power(model: PPR, r: np.ndarray, step: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """y = alpha r + (1 - alpha) step(y) iterated from y = r until the L1 change is below the
+    model's ``tol``, as :class:`PPR` does."""
     alpha, tol = float(model.params.alpha), float(model.params.tol)
     y = r.copy()
     while True:
-        walked = model._to_pins @ (model._to_boards @ y)
-        nxt = alpha * r + (1 - alpha) * walked
+        nxt = alpha * r + (1 - alpha) * step(y)
         change = float(np.abs(nxt - y).sum())
         y = nxt
         if change < tol:

@@ -308,6 +308,7 @@ def _explain_recommendation(
                 share=float(rest_parts.sum()) / board_total, others=int(rest_parts.shape[0]),
             )
         )  # fmt: skip
+    out.notes.append(_METHOD_NOTES.get(run.algorithm, _METHOD_NOTES[found.method]))
     if found.method == "walk":
         boosted = bool(run.params.get("boost", True))
         out.notes.append(
@@ -315,6 +316,16 @@ def _explain_recommendation(
             if boosted
             else "shares of the score: each query pin's visits over all"
         )
+
+
+_METHOD_NOTES = {
+    "walk": "visits: the run's walks re-walked with its seed, counting this pin only; a board "
+    "is the one the walker stood on just before it stepped onto the pin",
+    "exact": "contribution: the query pin's weight x W[query pin, pin]; a board's: its share of "
+    "the query pin -> board -> pin paths",
+    "ppr": "contribution: the query pin's restart probability x its personalised PageRank of the "
+    "pin; a board's: the probability flowing into the pin through it on the last step",
+}
 
 
 def _run_query(store: Store, run: Run, graph: Graph) -> Query:
