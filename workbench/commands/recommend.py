@@ -9,16 +9,22 @@ from workbench.services import recommend as svc
 from workbench.services.parsing import parse_key_values, parse_pin_specs
 
 
-def _algorithms_help() -> str:
-    """Each algorithm and its parameters with ranges and defaults (``\\b``: click keeps lines)."""
-    lines = ["\b", "Algorithms and their parameters (--param KEY=VALUE):"]
-    for algo in svc.algorithm_help():
-        lines.append(f"  {algo.name}" + (f": {algo.description}" if algo.description else ""))
-        lines += [f"    {p.describe()}" for p in algo.params]
-    return "\n".join(lines)
+class _WithAlgorithms(click.Command):
+    """Lists each algorithm and its parameters (ranges, defaults) after the options; read only
+    when help is asked for, so resolving the command loads no algorithm."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_paragraph()
+        formatter.write_text("Algorithms and their parameters (--param KEY=VALUE):")
+        with formatter.indentation():
+            for algo in svc.algorithm_help():
+                about = f": {algo.description}" if algo.description else ""
+                formatter.write(f"{'':{formatter.current_indent}}{algo.name}{about}\n")
+                for p in algo.params:
+                    formatter.write(f"{'':{formatter.current_indent + 2}}{p.describe()}\n")
 
 
-@click.command(epilog=_algorithms_help())
+@click.command(cls=_WithAlgorithms)
 @click.option("--dataset", "name", required=True, help="Dataset to recommend from.")
 @click.option("--pin", "pins", multiple=True, metavar="ID[:WEIGHT]",
               help="A query pin (repeatable), optionally weighted.")  # fmt: skip
