@@ -154,6 +154,6 @@ def test_a_visual_run_compares_with_a_fusion_of_it(shapes: Store) -> None:
     a = visual_search(shapes, "shapes", pin="red0", k=5)
     b = visual_search(shapes, "shapes", pin="red0", crop=(0, 0, 40, 40), k=5)
     fused = fuse_runs(shapes, [a.run_id, b.run_id], "rrf", k=5)
-    result = compare_runs(shapes, [a.run_id, fused.run_id], k=5)
+    result = compare_runs(shapes, [a.run_id, fused.run_id], k=5).to_json()
     (comparison,) = result["comparisons"]
     assert comparison["queries"] == 1 and 0 < comparison["mean"]["overlap"] <= 5

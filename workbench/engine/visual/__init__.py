@@ -1,10 +1,11 @@
 """Visual similarity search over pin images: descriptors, embedding spaces, faiss, fusion, eval.
 
-Offline: the built-in descriptor needs no learned weights; other embeddings are imported.
-Typical use::
+Offline: the built-in descriptor needs no learned weights; other embeddings are imported or
+computed by an ONNX image model (:mod:`workbench.engine.visual.onnx`). The use cases on a stored
+dataset are in :mod:`workbench.services.visual`. Typical use of the library::
 
     from workbench.engine import visual
-    report = visual.update_builtin(cache_dir, [(pin_id, image_path), ...], progress=cb)
+    report = visual.update_builtin(cache_dir, [(pin_id, image_path), ...], reporter=reporter)
     space = visual.open_space(cache_dir, "builtin")
     visual.search_pin(space, "p1", k=20, near_duplicate=visual.NEAR_DUPLICATE)
     visual.search_crop(space, (x, y, w, h), pin_id="p1")

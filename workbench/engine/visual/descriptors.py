@@ -4,7 +4,7 @@ Per pixel (numba, at about ``area`` pixels per image) we compute CIE Lab colour,
 Lab histogram assignment and a soft gradient-orientation assignment (HOG, Dalal & Triggs,
 CVPR 2005), and sum everything into one multi-channel integral image (summed-area table,
 Crow, SIGGRAPH 1984). Any box of the image is then described in O(cells x channels) by pooling
-the integral image over a spatial grid inside the box, so the whole image and 18 regions per
+the integral image over a spatial grid inside the box, so the whole image and 34 regions per
 image (for crop search) cost little more than the whole image alone.
 
 Blocks of the descriptor for a box:
@@ -45,9 +45,10 @@ __all__ = [
 ]
 
 # Regions indexed per image for crop search, as fractions (x0, y0, x1, y1) of the image:
-# the whole image, a 2x2 grid of 2/3-size windows, a 3x3 grid of half-size windows and four
-# 2/3-wide (or -tall) full-height (or -width) strips: 18 regions that cover crops of 25-50%
-# of an image with good overlap (measured in bench/visual.md).
+# the whole image, a 2x2 grid of 2/3-size windows, a 3x3 grid of half-size windows, four
+# 2/3-wide (or -tall) full-height (or -width) strips, and a 4x4 grid of 0.4-size windows for
+# objects of 10-20% of the image: 34 regions that cover crops of 25-50% of an image with good
+# overlap and an object's neighbourhood with little background (measured in bench/visual.md).
 REGION_BOXES: tuple[tuple[float, float, float, float], ...] = (
     (0.0, 0.0, 1.0, 1.0),
     *((x, y, x + 2 / 3, y + 2 / 3) for y in (0.0, 1 / 3) for x in (0.0, 1 / 3)),
@@ -56,6 +57,7 @@ REGION_BOXES: tuple[tuple[float, float, float, float], ...] = (
     (1 / 3, 0.0, 1.0, 1.0),
     (0.0, 0.0, 1.0, 2 / 3),
     (0.0, 1 / 3, 1.0, 1.0),
+    *((x, y, x + 0.4, y + 0.4) for y in (0.0, 0.2, 0.4, 0.6) for x in (0.0, 0.2, 0.4, 0.6)),
 )
 
 
@@ -148,6 +150,7 @@ def _integral_kernel(
     ab_range: float,
     n_orient: int,
     signed: bool,
+    weight: np.ndarray,
 ) -> np.ndarray:
     h, w = rgb.shape[0], rgb.shape[1]
     n_col = n_l * n_a * n_b
@@ -223,19 +226,26 @@ def _integral_kernel(
             px[n_col + n_orient] = lv
             px[n_col + n_orient + 1] = av
             px[n_col + n_orient + 2] = bv
-            # Summed-area table: running row sum plus the table's row above.
+            # Summed-area table: running row sum plus the table's row above (each pixel
+            # weighted: 1 everywhere, except for a crop query's background, see foreground_weights)
             above = feat[y, x + 1]
             out = feat[y + 1, x + 1]
+            wt = weight[y, x]
             for c in range(n_ch):
-                run[c] += px[c]
+                run[c] += px[c] * wt
                 out[c] = run[c] + above[c]
                 px[c] = 0.0
     return feat
 
 
-def integral_features(rgb: np.ndarray, cfg: DescriptorConfig) -> np.ndarray:
-    """Summed-area table [h+1, w+1, channels] of the per-pixel features of an RGB uint8 image."""
+def integral_features(
+    rgb: np.ndarray, cfg: DescriptorConfig, weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Summed-area table [h+1, w+1, channels] of the per-pixel features of an RGB uint8 image,
+    each pixel counted with ``weight`` [h, w] (default 1)."""
     n_l, n_a, n_b = cfg.lab_bins
+    if weight is None:
+        weight = np.ones(rgb.shape[:2], dtype=np.float32)
     return _integral_kernel(
         np.ascontiguousarray(rgb, dtype=np.uint8),
         _LINEAR_LUT,
@@ -245,6 +255,7 @@ def integral_features(rgb: np.ndarray, cfg: DescriptorConfig) -> np.ndarray:
         float(cfg.ab_range),
         cfg.orientations,
         cfg.signed,
+        np.ascontiguousarray(weight, dtype=np.float32),
     )
 
 

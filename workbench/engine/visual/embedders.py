@@ -8,6 +8,7 @@ of each image used by crop search.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from abc import ABC, abstractmethod
@@ -28,7 +29,8 @@ from workbench.engine.visual.descriptors import (
     same_features,
 )
 from workbench.engine.visual.errors import ImageDecodeError
-from workbench.engine.visual.images import Box, load_rgb
+from workbench.engine.visual.foreground import BACKGROUND_WEIGHT, foreground_weights
+from workbench.engine.visual.images import Box, load_rgb, load_rgba
 
 __all__ = [
     "BuiltinEmbedder",
@@ -167,7 +169,10 @@ class BuiltinEmbedder(Embedder):
             raise ValueError("region_config must share area, colour bins and orientations")
         self.dim = self.config.dim
         self.region_dim = self.region_config.dim
-        self.version = "builtin-2-" + self.config.version[-10:] + self.region_config.version[-10:]
+        boxes = hashlib.sha1(repr(REGION_BOXES).encode()).hexdigest()[:6]
+        self.version = (
+            f"builtin-3-{self.config.version[-10:]}{self.region_config.version[-10:]}-{boxes}"
+        )
         self.workers = workers or default_workers()
         self.chunk = max(1, chunk)
         self.region_boxes = REGION_BOXES
@@ -229,9 +234,16 @@ class BuiltinEmbedder(Embedder):
         """Whole-image descriptor [dim] of a crop (``box=None``: the whole image)."""
         return self.embed_array(load_rgb(Path(path), self.config.area, box=box))
 
-    def embed_crop_region(self, path: PathLike, box: Box | None) -> np.ndarray:
-        """Region-layout descriptor [region_dim] of a crop, comparable with stored regions."""
-        rgb = load_rgb(Path(path), self.config.area, box=box)
-        feat = integral_features(rgb, self.region_config)
+    def embed_crop_region(
+        self, path: PathLike, box: Box | None, background: float | None = BACKGROUND_WEIGHT
+    ) -> np.ndarray:
+        """Region-layout descriptor [region_dim] of a crop, comparable with stored regions.
+
+        With ``background`` (a weight below 1) an object on a plain or transparent background
+        is described by the object: background pixels count that much (see
+        :mod:`workbench.engine.visual.foreground`); None weighs every pixel alike."""
+        rgb, alpha = load_rgba(Path(path), self.config.area, box=box)
+        weight = foreground_weights(rgb, alpha, background) if background is not None else None
+        feat = integral_features(rgb, self.region_config, weight)
         h, w = rgb.shape[:2]
         return describe_boxes(feat, np.array([[0.0, 0.0, w, h]]), self.region_config)[0]

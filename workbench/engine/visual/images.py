@@ -19,6 +19,7 @@ __all__ = [
     "image_size",
     "load_rgb",
     "load_rgb_square",
+    "load_rgba",
     "to_rgb",
     "working_size",
 ]
@@ -126,6 +127,25 @@ def load_rgb(
     when the result is smaller anyway. Raises :class:`ImageDecodeError` for unreadable files
     and :class:`CropError` for a box that is empty or outside the image.
     """
+    return load_rgba(path, area, box)[0]
+
+
+def _alpha(im: Image.Image) -> Image.Image | None:
+    """The image's alpha channel as an "L" image, or None if it has no transparency."""
+    if im.mode in ("RGBA", "LA", "La", "RGBa", "PA") or (
+        im.mode == "P" and "transparency" in im.info
+    ):
+        return im.convert("RGBA").getchannel("A")
+    return None
+
+
+def load_rgba(
+    path: str | os.PathLike[str],
+    area: int,
+    box: Box | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`load_rgb` (alpha composited on white) and the alpha channel [h, w] (uint8) of
+    the same pixels, None when the image has no transparency."""
     p = Path(path)
     im = _open(p)
     try:
@@ -154,6 +174,7 @@ def load_rgb(
             if orientation != 1:
                 im = ImageOps.exif_transpose(im)
             rgb = to_rgb(im)
+            alpha = _alpha(im)
         sx = rgb.width / disp_w
         sy = rgb.height / disp_h
         if box is not None:
@@ -166,10 +187,14 @@ def load_rgb(
                 max(math.floor(top) + 1, math.ceil(bottom)),
             )
             rgb = rgb.crop(crop_box)
+            alpha = alpha.crop(crop_box) if alpha is not None else None
         size = working_size(rgb.width, rgb.height, area)
         if size != rgb.size:
             rgb = rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
-        return np.asarray(rgb, dtype=np.uint8)
+            if alpha is not None:
+                alpha = alpha.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
+        mask = np.asarray(alpha, dtype=np.uint8) if alpha is not None else None
+        return np.asarray(rgb, dtype=np.uint8), mask
     except (ImageDecodeError, CropError):
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, EOFError) as exc:

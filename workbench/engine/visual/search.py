@@ -1,7 +1,7 @@
 """Visual similarity queries: by pin id, by image file, by crop box, with filters and dedup.
 
 Crop search looks the crop's descriptor up among the region descriptors of every indexed image
-(whole image plus 17 windows, see ``descriptors.REGION_BOXES``) and scores each pin by its best
+(whole image plus 33 windows, see ``descriptors.REGION_BOXES``) and scores each pin by its best
 region, so a crop finds pins that contain something similar, not only similar whole images.
 """
 
@@ -19,6 +19,7 @@ import numpy as np
 from workbench.engine.visual.descriptors import DescriptorConfig
 from workbench.engine.visual.embedders import BuiltinEmbedder
 from workbench.engine.visual.errors import NotFoundError, VisualInputError
+from workbench.engine.visual.foreground import BACKGROUND_WEIGHT
 from workbench.engine.visual.images import Box
 from workbench.engine.visual.index import flat_storage, load_index, search_index
 from workbench.engine.visual.pca import Whitening, l2_normalise
@@ -181,11 +182,17 @@ class VisualSpace:
         """Raw built-in descriptor of a crop (CropError / ImageDecodeError on bad input)."""
         return self._builtin("crops").embed_crop(path, box)
 
-    def describe_crop_region(self, path: str | os.PathLike[str], box: Box | None) -> np.ndarray:
-        """Region-layout descriptor of a crop, projected like the stored regions."""
+    def describe_crop_region(
+        self,
+        path: str | os.PathLike[str],
+        box: Box | None,
+        background: float | None = BACKGROUND_WEIGHT,
+    ) -> np.ndarray:
+        """Region-layout descriptor of a crop (its background weighted ``background``, see
+        :mod:`workbench.engine.visual.foreground`), projected like the stored regions."""
         if self.region_pca is None:
             raise VisualInputError(f"embedding space {self.name!r} has no region index")
-        raw = self._builtin("crops").embed_crop_region(path, box)
+        raw = self._builtin("crops").embed_crop_region(path, box, background)
         return self.region_pca.apply(raw)
 
 
@@ -383,13 +390,15 @@ def search_crop(
     allowed: Allowed = None,
     exclude_self: bool = False,
     near_duplicate: float | None = None,
+    background: float | None = BACKGROUND_WEIGHT,
 ) -> SearchResult:
     """Pins containing something like the crop ``box = (x, y, w, h)`` (pixels).
 
     The crop is taken from ``pin_id``'s image or from the image file ``path``; ``box=None``
-    uses the whole image (find pins that contain this picture). Each pin
-    scores its best-matching region. The source pin stays in the results unless
-    ``exclude_self``.
+    uses the whole image (find pins that contain this picture). Each pin scores its
+    best-matching region. An object on a plain or transparent background is described by the
+    object: its background pixels count ``background`` (None: fully). The source pin stays in
+    the results unless ``exclude_self``.
     """
     if (pin_id is None) == (path is None):
         raise VisualInputError("give either a pin id or an image file for the crop")
@@ -408,7 +417,7 @@ def search_crop(
         if exclude_self:
             exclude_rows.add(row)
     assert path is not None
-    q = space.describe_crop_region(path, box)
+    q = space.describe_crop_region(path, box, background)
     raw = space.describe_crop(path, box) if near_duplicate is not None else None
     per = space.regions_per_image
     mask = space.allowed_mask(allowed)
