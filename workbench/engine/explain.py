@@ -34,7 +34,13 @@ import scipy.sparse as sps
 from workbench.engine.errors import WorkbenchError
 from workbench.engine.graph import Graph
 from workbench.engine.progress import SILENT, Reporter
-from workbench.engine.recommenders.base import Query, Recommender, algorithm, pack
+from workbench.engine.recommenders.base import (
+    Query,
+    Recommender,
+    algorithm,
+    pack,
+    param_fields,
+)
 from workbench.engine.recommenders.itemknn import ItemKNN
 from workbench.engine.recommenders.p3alpha import P3alpha
 from workbench.engine.recommenders.pixie import Pixie
@@ -98,17 +104,20 @@ like the parameters above): name -> that value."""
 
 def unsupported_params(algo: str, params: dict[str, Any]) -> str | None:
     """None when a run of ``algo`` with these stored parameters can be explained, else the first
-    parameter that cannot (as ``name=value``): walks are re-walked by a mirror of ``walks.py``
-    that knows :data:`WALK_PARAMS` only."""
-    if not issubclass(algorithm(algo), Pixie):
-        return None
+    parameter that cannot (as ``name=value``): one the algorithm no longer has, or for a walk one
+    that the mirror of ``walks.py`` does not know (:data:`WALK_PARAMS`)."""
+    known = {f.name for f in param_fields(algo)}
+    walk = issubclass(algorithm(algo), Pixie)
     for key, value in params.items():
-        if key in WALK_PARAMS:
+        if key in known and (not walk or key in WALK_PARAMS):
             continue
-        if key in WALK_NEUTRAL and value == WALK_NEUTRAL[key]:
+        if walk and key in known and WALK_NEUTRAL.get(key, _NONE) == value:
             continue
         return f"{key}={value!r}"
     return None
+
+
+_NONE = object()
 
 
 @numba.njit(cache=True, nogil=True)
