@@ -218,8 +218,9 @@ def test_a_killed_or_interrupted_replace_leaves_the_store_as_it_was(
     load_dataset(store, [old], "keep")
     before = _datasets(store)
     rows_before = store.query('SELECT * FROM "keep".edges_v ORDER BY ALL')
-    new = generate_edges(GraphSpec(edges=50_000, boards=500, pins=2_000, topics=5),
-                         tmp_path / "new.parquet")  # fmt: skip
+    spec = GraphSpec(edges=50_000, boards=500, pins=2_000, pin_skew=0.8, board_skew=0.5,
+                     topics=5, topic_focus=0.9, seed=0)  # fmt: skip
+    new = generate_edges(spec, tmp_path / "new.parquet")
     child = subprocess.run(
         [sys.executable, "-c", _CHILD, str(store.path), str(new), how],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
@@ -232,3 +233,23 @@ def test_a_killed_or_interrupted_replace_leaves_the_store_as_it_was(
     assert store.query('SELECT * FROM "keep".edges_v ORDER BY ALL') == rows_before
     # and the store still takes a load
     assert load_dataset(store, [new], "after").edges > 0
+
+
+def test_a_load_that_cannot_fit_the_memory_limit_fails_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.engine.errors import WorkbenchError
+    from workbench.engine.generate import GraphSpec, generate_edges
+
+    spec = GraphSpec(edges=200_000, boards=5_000, pins=20_000, pin_skew=0.8, board_skew=0.5,
+                     topics=10, topic_focus=0.9, seed=0)  # fmt: skip
+    src = generate_edges(spec, tmp_path / "e.parquet")
+    store = Store(tmp_path / "wb.duckdb")
+    load_dataset(store, [write(tmp_path / "k.csv", "board,pin\nB,a\n")], "keep")
+    before = _datasets(store)
+    monkeypatch.setenv("WORKBENCH_MEMORY_LIMIT", "2MB")
+    with pytest.raises(WorkbenchError, match="memory limit") as err:
+        load_dataset(store, [src], "big")
+    assert "\n" not in str(err.value)
+    monkeypatch.delenv("WORKBENCH_MEMORY_LIMIT")
+    assert _datasets(store) == before

@@ -23,7 +23,7 @@ def stage_image_dir(con: duckdb.DuckDBPyConnection, images: Path) -> int:
     """Temp table ``_imgs(stem, path)`` of the image files in ``images`` (not descended into);
     returns how many there are."""
     if not images.is_dir():
-        raise InputError(f"{images}: --images must be a directory of image files")
+        raise InputError(f"{images}: not a directory (expected a directory of image files)")
     base = Path(os.path.abspath(images))
     with os.scandir(images) as entries:
         found = [(Path(e.name).stem, str(base / e.name)) for e in entries

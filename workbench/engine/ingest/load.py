@@ -15,7 +15,13 @@ from workbench.engine.errors import InputError, WorkbenchError
 from workbench.engine.ingest.build import Built, build_dataset
 from workbench.engine.ingest.fingerprint import fingerprint
 from workbench.engine.ingest.formats import stage_movielens, stage_ncf, stage_tabular
-from workbench.engine.ingest.sources import FORMATS, detect_format, expand, tabular_files
+from workbench.engine.ingest.sources import (
+    FORMATS,
+    detect_format,
+    expand,
+    one_line,
+    tabular_files,
+)
 from workbench.engine.ingest.staging import Stage
 from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.store import (
@@ -23,6 +29,7 @@ from workbench.engine.store import (
     Store,
     drop_dataset_tables,
     insert_dataset_row,
+    memory_limit,
     validate_dataset_name,
 )
 
@@ -83,8 +90,20 @@ def load_dataset(
         fmt = detect_format(given)
     image_dir = Path(images) if images is not None else None
     if image_dir is not None and not image_dir.is_dir():
-        raise InputError(f"{image_dir}: --images must be a directory of image files")
+        raise InputError(f"{image_dir}: not a directory (expected a directory of image files)")
 
+    try:
+        return _load(store, given, name, fmt, image_dir, replace, reporter, started)
+    except duckdb.OutOfMemoryException as exc:
+        raise WorkbenchError(
+            f"loading {name!r} needs more memory than the memory limit "
+            f"({memory_limit() / 1e9:.1f} GB) allows even with spilling to disk; raise the "
+            f"memory limit ({one_line(exc)})"
+        ) from None
+
+
+def _load(store: Store, given: list[Path], name: str, fmt: str, image_dir: Path | None,
+          replace: bool, reporter: Reporter, started: float) -> LoadReport:  # fmt: skip
     with store.transaction() as con:
         exists = con.execute("SELECT count(*) FROM datasets WHERE name = ?", [name]).fetchone()
         if exists and exists[0]:
