@@ -36,6 +36,7 @@ The file (all keys but ``datasets`` and ``algorithms`` optional)::
     [[algorithms]]
     label = "pixie"                       # default: the algorithm's name
     algorithm = "pixie"
+    datasets = ["pinterest-20"]           # optional: only on these datasets
     params = { steps = "100000" }         # fixed
     grid = { alpha = ["0.5", "0.9"] }     # tuned on validation by `tuning.metric`
 """
@@ -78,6 +79,8 @@ class AlgorithmSpec:
     algorithm: str
     params: dict[str, str] = field(default_factory=dict)
     grid: dict[str, list[str]] = field(default_factory=dict)
+    datasets: tuple[str, ...] = ()
+    """Run on these datasets only (empty: on all)."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,7 @@ def read_study(path: str | Path) -> StudySpec:
             algorithm=str(a["algorithm"]),
             params=_strings(path, f"algorithms[{i}].params", a.get("params") or {}),
             grid={str(k): [str(v) for v in vs] for k, vs in grid.items()},
+            datasets=tuple(str(d) for d in a.get("datasets") or ()),
         )
         algorithms.append(spec)
     if not algorithms:
@@ -404,6 +408,8 @@ def run(store: Store, request: StudyRequest, reporter: Reporter = SILENT) -> Stu
         fingerprints[dataset.name] = fingerprint
         test_runs: dict[str, Run] = {}
         for a_index, algo in enumerate(spec.algorithms):
+            if algo.datasets and dataset.name not in algo.datasets:
+                continue
             unit = d_index * len(spec.algorithms) + a_index
             part = reporter.scaled(unit, 1, units, f"{algo.label} on {dataset.name}")
             steps = 3 if spec.catalogue is not None else 2
@@ -543,7 +549,8 @@ def render_report(spec: StudySpec, result: StudyResult, plot_names: Mapping[str,
     for a in spec.algorithms:
         fixed = ", ".join(f"{k}={v}" for k, v in a.params.items()) or "defaults"
         grid = "; ".join(f"{k} ∈ {{{', '.join(v)}}}" for k, v in a.grid.items()) or "not tuned"
-        lines.append(f"- **{a.label}** (`{a.algorithm}`): {fixed}; grid: {grid}")
+        only = f" (only on {', '.join(a.datasets)})" if a.datasets else ""
+        lines.append(f"- **{a.label}** (`{a.algorithm}`){only}: {fixed}; grid: {grid}")
     for dataset, fingerprint in result.fingerprints.items():
         rows = [r for r in result.rows if r.dataset == dataset]
         lines += ["", f"## {dataset}", "", f"Dataset fingerprint `{fingerprint[:16]}`.", ""]
