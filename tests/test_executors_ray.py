@@ -1,12 +1,14 @@
 """The Ray executor on a simulated multi-node cluster (a head without CPUs and two one-CPU nodes in
 this machine): batches and sweeps identical bit for bit to the local executor, work spread over
 both nodes, the shipped graph deserialised once per worker, memory-mapped arrays shipped by
-path, and no Ray process left behind."""
+path, a private Ray that never joins a cluster running here, and no Ray process left behind."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,8 +23,16 @@ import pytest
 
 from tests.test_evaluate import clustered_dir
 from workbench.engine.batch import batch_recommend
+from workbench.engine.errors import WorkbenchError
 from workbench.engine.evaluate import EvalSettings
-from workbench.engine.executors import LocalExecutor, RayExecutor, _memmap_in, _memmap_out, _put
+from workbench.engine.executors import (
+    LocalExecutor,
+    RayExecutor,
+    _memmap_in,
+    _memmap_out,
+    _put,
+    make_executor,
+)
 from workbench.engine.ingest import load_dataset
 from workbench.engine.recommend import load_model
 from workbench.engine.store import Store
@@ -201,3 +211,30 @@ def test_graph_cache_files_travel_by_path_with_shared_files(
     remote = batch_recommend(*args, tmp_path / "r.parquet", k=5, seed=2, chunk=50, executor=shared)
     assert len(shared.tasks_per_node) == 2
     assert pl.read_parquet(local.out).equals(pl.read_parquet(remote.out))
+
+
+@pytest.mark.slow
+def test_a_private_ray_never_joins_the_cluster_running_here(sim: SimulatedCluster) -> None:
+    # ray.init() without an address joins the cluster last started on this machine (here: the
+    # simulated one); the executor's private Ray must start its own instead
+    code = (
+        "import ray\n"
+        "from workbench.engine.executors import make_executor\n"
+        "ex = make_executor('ray', workers=1)\n"
+        "print(ray.get_runtime_context().gcs_address, ex.workers, flush=True)\n"
+        "ex.close()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    address, workers = done.stdout.split()
+    assert address != sim.address and workers == "1"
+
+
+def test_without_ray_installed_the_ray_executor_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` fail
+    with pytest.raises(WorkbenchError, match=r"pip install 'pinboard-workbench\[ray\]'"):
+        make_executor("ray")
+    assert list(make_executor("local", 1).map(abs, [-2, 3])) == [2, 3]
