@@ -100,6 +100,25 @@ def pins_frame(store: Store, dataset: str, pins: Sequence[str] | None = None) ->
         return frame(con, sql + " ORDER BY idx", params)
 
 
+TABLES = {
+    "pins": "SELECT * EXCLUDE (idx) FROM {pins} ORDER BY idx",
+    "boards": "SELECT * EXCLUDE (idx) FROM {boards} ORDER BY idx",
+    "edges": "SELECT * FROM {edges_v}",
+}
+"""The tables of a dataset a researcher reads whole, with original ids."""
+
+
+def table_frame(store: Store, dataset: str, which: str) -> pl.DataFrame:
+    """All of a dataset's ``pins``, ``boards`` or ``edges`` (board, pin, weight, timestamp) with
+    original ids, as polars."""
+    if which not in TABLES:
+        raise NotFoundError(f"no table {which!r} (one of {', '.join(TABLES)})")
+    names = {n: table(dataset, n) for n in ("pins", "boards", "edges_v")}
+    with store.connect(read_only=True) as con:
+        store.dataset(dataset)
+        return frame(con, TABLES[which].format(**names))
+
+
 def output_id(value: str, id_type: str) -> str | int:
     """An original id as JSON should show it: integers stay integers."""
     return int(value) if id_type == "integer" else value
@@ -143,6 +162,10 @@ class DatasetSummary:
     pin_degree: DegreeStats
     board_degree: DegreeStats
     test_boards: int
+
+    def __getitem__(self, key: str) -> Any:
+        """``summary["edges"]``: the JSON document's fields, for code written against it."""
+        return self.to_json()[key]
 
     def to_json(self) -> dict[str, Any]:
         i = self.info

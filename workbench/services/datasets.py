@@ -22,6 +22,8 @@ from workbench.engine.store import (
 )
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from workbench.engine.dataset import DatasetSummary, DegreeStats
     from workbench.engine.ingest import LoadReport
 
@@ -45,6 +47,7 @@ __all__ = [
     "load",
     "open_store",
     "sample_dir",
+    "table",
     "validate_dataset_name",
 ]
 
@@ -184,6 +187,13 @@ def drop(store: Store, name: str) -> Dropped:
     """Remove dataset ``name`` and its derived files; its runs stay (with the old fingerprint)."""
     store.drop(name)
     return Dropped(name, store.purge_artifacts(name, keep=None))
+
+
+def table(store: Store, dataset: str, which: str) -> pl.DataFrame:
+    """All of dataset's ``pins``, ``boards`` or ``edges`` with original ids (polars)."""
+    from workbench.engine.dataset import table_frame
+
+    return table_frame(store, dataset, which)
 
 
 def datasets_json(rows: Sequence[DatasetInfo]) -> list[dict[str, Any]]:
