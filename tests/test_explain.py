@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 import scipy.sparse as sps
 from click.testing import CliRunner
+from PIL import Image, ImageDraw
 
 from tests.conftest import write
 from workbench.cli import main
@@ -27,8 +28,10 @@ from workbench.engine.recommenders.base import pack
 from workbench.engine.recommenders.ppr import restart_vectors
 from workbench.engine.runs import get_run, run_results, save_run
 from workbench.engine.store import Store
+from workbench.services import visual
 from workbench.services.explain import ExplainRequest, Explanation, explain
 from workbench.services.recommend import RecommendRequest, recommend
+from workbench.services.visual import IndexRequest, SearchRequest
 
 QUERY_PINS = ["p00000", "p00001", "p00002"]
 
@@ -328,6 +331,38 @@ def test_visual_run_shows_distance_and_says_the_region_was_not_stored(
     assert math.isclose(e.visual.distance, 0.25) and e.visual.crop == (10, 20, 40, 40)
     assert e.visual.matched_region is None and any("did not store" in n for n in e.notes)
     assert [q.pin for q in e.by_query_pin] == ["p00001"] and e.via_boards == []
+
+
+def test_crop_search_explanation_recomputes_the_matched_region(tmp_path: Path) -> None:
+    # Coloured shapes on white (as in test_visual_service), indexed with regions.
+    img = tmp_path / "img"
+    img.mkdir()
+    rows = ["pin,image"]
+    shapes = [((220, 30, 30), (4, 4)), ((30, 180, 60), (26, 26)), ((220, 30, 30), (26, 4)),
+              ((30, 60, 220), (4, 26))]  # fmt: skip
+    for n, (rgb, xy) in enumerate(shapes):
+        im = Image.new("RGB", (64, 64), "white")
+        ImageDraw.Draw(im).rectangle([xy[0], xy[1], xy[0] + 30, xy[1] + 30], fill=rgb)
+        im.save(img / f"s{n}.png")
+        rows.append(f"s{n},img/s{n}.png")
+    write(tmp_path / "pins.csv", "\n".join(rows) + "\n")
+    write(tmp_path / "edges.csv", "board,pin\nb1,s0\nb1,s1\nb2,s2\nb2,s3\n")
+    store = Store(tmp_path / "wb.duckdb")
+    load_dataset(store, [tmp_path / "pins.csv", tmp_path / "edges.csv"], "shapes")
+    visual.index(store, IndexRequest("shapes"))
+    run = visual.search(store, SearchRequest("shapes", pin="s0", crop=(0, 0, 40, 40), k=4))
+    for pin, score in zip(run.results["pin"], run.results["score"], strict=True):
+        e = explain(store, ExplainRequest(run.run_id, pin))
+        assert e.visual is not None and e.visual.crop == (0, 0, 40, 40)
+        assert e.visual.matched_region is not None, e.notes
+        x, y, w, h = e.visual.matched_region
+        assert min(x, y) >= 0 and min(w, h) > 0 and max(x + w, y + h) <= 64
+        assert e.visual.similarity == score and "recomputed" in e.notes[0]
+    own = explain(store, ExplainRequest(run.run_id, "s0")).visual
+    assert own is not None and own.matched_region is not None
+    x, y, w, h = own.matched_region  # the source image's best region overlaps the crop itself
+    overlap = max(0, min(x + w, 40) - x) * max(0, min(y + h, 40) - y)
+    assert overlap / (w * h + 40 * 40 - overlap) > 0.4
 
 
 # -- the CLI --------------------------------------------------------------------------------------

@@ -486,6 +486,41 @@ def explain_pin(
     raise WorkbenchError(f"explaining {model.name} rankings is not supported")
 
 
+@dataclass(frozen=True)
+class RegionMatch:
+    """The region of a result image that a crop search matched: its pixel box (x, y, w, h) in
+    the result's image, its index among the space's regions, and its cosine with the crop."""
+
+    box: tuple[int, int, int, int]
+    region: int
+    cosine: float
+
+
+def matched_region(
+    space: Any, source: str, crop: tuple[int, int, int, int] | None, target: str,
+    background: float | None,
+) -> RegionMatch | None:  # fmt: skip
+    """Recompute which region of pin ``target``'s image a crop search with ``crop`` of image
+    ``source`` matched (``visual.search.search_crop`` scores a pin by its best region); None
+    when the space has no regions of the built-in layout or no image path for ``target``."""
+    from workbench.engine.visual.descriptors import REGION_BOXES, region_pixel_boxes
+    from workbench.engine.visual.images import image_size
+    from workbench.engine.visual.index import flat_storage
+
+    per = int(space.regions_per_image)
+    path = space.paths.get(str(target))
+    if not space.has_regions or per != len(REGION_BOXES) or path is None:
+        return None
+    query = np.asarray(space.describe_crop_region(source, crop, background), np.float32).ravel()
+    row = space.position(target)
+    vectors = flat_storage(space.region_index).reconstruct_n(row * per, per)
+    cosines = vectors @ query
+    best = int(np.argmax(cosines))
+    width, height = image_size(path)
+    x0, y0, x1, y1 = (round(float(v)) for v in region_pixel_boxes(width, height)[best])
+    return RegionMatch((x0, y0, x1 - x0, y1 - y0), best, float(cosines[best]))
+
+
 def popularity(graph: Graph, pin: int) -> tuple[int, int]:
     """(degree, popularity rank) of ``pin``: its number of boards, and 1 + the number of pins
     on more boards."""

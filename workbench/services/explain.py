@@ -18,6 +18,7 @@ from workbench.engine.errors import NotFoundError, WorkbenchError
 from workbench.engine.progress import SILENT, Reporter
 
 if TYPE_CHECKING:
+    from workbench.engine.explain import RegionMatch
     from workbench.engine.graph import Graph
     from workbench.engine.recommenders import Query
     from workbench.engine.runs import Run
@@ -202,7 +203,7 @@ def _explain(store: Store, request: ExplainRequest, run: Run, reporter: Reporter
         degree=degree, popularity_rank=pop_rank, n_pins=graph.n_pins, total=score, steps=0,
     )  # fmt: skip
     if run.kind == "visual":
-        _explain_visual(run.query, run.params, score, info.pin_id_type, out)
+        _explain_visual(store, run, original, score, info.pin_id_type, out)
     else:
         _explain_recommendation(store, run, dense, request.top, info, out, reporter)
     reporter.progress(2, 2, "explaining")
@@ -344,17 +345,27 @@ def _run_query(store: Store, run: Run, graph: Graph) -> Query:
 
 
 def _explain_visual(
-    query: dict[str, Any], params: dict[str, Any], score: float, pin_id_type: str,
-    out: Explanation,
-) -> None:  # fmt: skip
+    store: Store, run: Run, pin: str, score: float, pin_id_type: str, out: Explanation
+) -> None:
     from workbench.engine.dataset import output_id
 
+    query, params = run.query, run.params
     out.method = "visual"
     crop = query.get("crop")
     box = (int(crop[0]), int(crop[1]), int(crop[2]), int(crop[3])) if crop else None
+    region = None
+    if box is not None:
+        region, why = _matched_region(store, run, pin, box, score)
+        out.notes.append(
+            f"the score is the cosine of the crop with the pin's best-matching region: region "
+            f"{region.region} of its image, recomputed (the run stores the score only)"
+            if region is not None
+            else "the score is the cosine of the crop with the pin's best-matching region; the "
+            f"run did not store which region matched, and it could not be recomputed: {why}"
+        )
     out.visual = VisualMatch(
         similarity=score, distance=1.0 - score, embedding=str(params.get("embedding", "")),
-        crop=box, matched_region=None,
+        crop=box, matched_region=region.box if region is not None else None,
     )  # fmt: skip
     if "pin" in query:
         source = QueryPinPart(
@@ -367,8 +378,36 @@ def _explain_visual(
             share=1.0,
         )  # fmt: skip
     out.by_query_pin.append(source)
-    if box is not None:
-        out.notes.append(
-            "the score is the cosine of the pin's best-matching region with the crop; the run "
-            "did not store which region matched"
+
+
+REGION_ATOL = 1e-4
+"""How closely a recomputed region's cosine must equal the stored (float32) score."""
+
+
+def _matched_region(
+    store: Store, run: Run, pin: str, box: tuple[int, int, int, int], score: float
+) -> tuple[RegionMatch | None, str]:
+    """The region of ``pin``'s image that the crop search of ``run`` matched, recomputed from
+    the embedding space, or None and why not."""
+    from workbench.engine.explain import matched_region
+    from workbench.engine.visual.foreground import BACKGROUND_WEIGHT
+    from workbench.engine.visual.service import dataset_version, open_dataset_space
+    from workbench.engine.visual.storage import BUILTIN
+
+    try:
+        space = open_dataset_space(
+            store, dataset_version(store, run.dataset), str(run.params.get("embedding", BUILTIN))
         )
+        source = space.paths.get(str(run.query["pin"])) if "pin" in run.query else None
+        source = source if source is not None else run.query.get("image")
+        if source is None:
+            return None, "the query image is not recorded"
+        background = run.params.get("background", BACKGROUND_WEIGHT)
+        found = matched_region(space, str(source), box, pin, background)
+    except (WorkbenchError, OSError) as exc:
+        return None, str(exc)
+    if found is None:
+        return None, "the embedding space has no regions for the pin"
+    if abs(found.cosine - score) > REGION_ATOL:
+        return None, f"the best region now scores {found.cosine:.4f}, not {score:.4f}"
+    return found, ""
