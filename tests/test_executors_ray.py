@@ -238,3 +238,22 @@ def test_without_ray_installed_the_ray_executor_says_how_to_get_it(
     with pytest.raises(WorkbenchError, match=r"pip install 'pinboard-workbench\[ray\]'"):
         make_executor("ray")
     assert list(make_executor("local", 1).map(abs, [-2, 3])) == [2, 3]
+
+
+@pytest.mark.slow
+def test_a_failed_task_is_one_line(sim: SimulatedCluster) -> None:
+    def bad_board(item: int) -> int:
+        if item == 3:
+            raise WorkbenchError("board 3 is not in the graph")
+        return item
+
+    def broken(item: int) -> int:
+        return int("not a number")
+
+    with pytest.raises(WorkbenchError, match=r"^board 3 is not in the graph$"):
+        list(sim.executor.map(bad_board, list(range(5))))
+    with pytest.raises(WorkbenchError) as failed:
+        list(sim.executor.map(broken, [1]))
+    message = str(failed.value)
+    assert "\n" not in message and message.startswith("a task failed on the Ray cluster: ")
+    assert "invalid literal for int()" in message

@@ -150,8 +150,22 @@ def _call(ref: list[Any], item: Any) -> tuple[str, Any]:
     return ray.get_runtime_context().get_node_id(), fn(item)
 
 
+def _task_failed(exc: Exception) -> WorkbenchError:
+    """A failed Ray task as one line: the task's own :class:`WorkbenchError` as it was raised,
+    anything else as its last line (Ray's text carries the remote traceback)."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, WorkbenchError):
+        return cause
+    lines = [ln.strip() for ln in str(cause or exc).splitlines() if ln.strip()]
+    last = lines[-1] if lines else type(exc).__name__
+    if "ModuleNotFoundError" in last or "ImportError" in last:
+        last += " (every node needs the workbench installed, the same version as the driver)"
+    return WorkbenchError(f"a task failed on the Ray cluster: {last}")
+
+
 class RayExecutor:
-    """Items as Ray tasks (retried if a worker dies), at most ``2 * workers`` in flight.
+    """Items as Ray tasks (retried if a worker dies), at most ``2 * workers`` in flight; a task
+    that fails for good raises a one-line :class:`WorkbenchError`.
 
     ``address=None`` starts a private local Ray with ``workers`` CPUs; otherwise it connects to
     an existing cluster (``"auto"``, ``"HOST:6379"`` or ``"ray://HOST:10001"``), whose nodes need
@@ -211,7 +225,10 @@ class RayExecutor:
         in_flight: deque[Any] = deque()
 
         def collect() -> Any:
-            node, result = ray.get(in_flight.popleft())
+            try:
+                node, result = ray.get(in_flight.popleft())
+            except ray.exceptions.RayError as exc:
+                raise _task_failed(exc) from exc
             self.tasks_per_node[node] += 1
             return result
 
