@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,20 +50,22 @@ def machine() -> str:
             f"{available_bytes() / GB:.1f} GB available")  # fmt: skip
 
 
-def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, str, str]:
-    """Run a child to completion: (wall s, peak RSS GB, stdout, stderr)."""
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Run a child to completion: (wall s, CPU s (user + system), peak RSS GB, stdout)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            text=True)  # fmt: skip
-    out, err = "", ""
-    # read the pipes fully before reaping, so a chatty child cannot block on a full pipe
-    out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile("w+") as err:  # a file, so a chatty child never blocks on it
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, env=env, text=True)
+        out = proc.stdout.read()  # type: ignore[union-attr]
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        err_text = err.read()
     wall = time.perf_counter() - started
     if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(args)}\n{err.strip()[-2000:]}")
-    return wall, usage.ru_maxrss * 1024 / GB, out, err
+        raise SystemExit(
+            f"failed ({proc.returncode}): {' '.join(args)}\n{err_text.strip()[-2000:]}"
+        )
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024 / GB, out
 
 
 WARM = """
@@ -92,18 +95,18 @@ def bench_size(edges: int, label: str, data: Path, env: dict[str, str], args: ar
     db = data / f"scale-{label}.duckdb"
     if not src.exists():
         print(f"[{label}] generating {src} ({machine()})", flush=True)
-        wall, rss, _, _ = run_measured([str(EXE), "generate", "--edges", str(edges), "--out",
-                                        str(src)], env)  # fmt: skip
-        print(f"[{label}] generate: {wall:.1f} s, peak RSS {rss:.2f} GB, "
+        wall, cpu, rss, _ = run_measured([str(EXE), "generate", "--edges", str(edges), "--out",
+                                          str(src)], env)  # fmt: skip
+        print(f"[{label}] generate: {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss:.2f} GB, "
               f"{src.stat().st_size / GB:.2f} GB on disk", flush=True)  # fmt: skip
     for leftover in (db, db.parent / f"{db.name}.wal", db.parent / f"{db.name}.tmp",
                      db.parent / f"{db.name}.cache"):  # fmt: skip
         shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink(missing_ok=True)
     before = machine()
-    wall, rss, out, _ = run_measured([str(EXE), "--db", str(db), "load", str(src), "--dataset",
-                                      "syn", "--json"], env)  # fmt: skip
+    wall, cpu, rss, out = run_measured([str(EXE), "--db", str(db), "load", str(src),
+                                        "--dataset", "syn", "--json"], env)  # fmt: skip
     report = json.loads(out)
-    print(f"[{label}] load: {wall:.1f} s wall, peak RSS {rss:.2f} GB "
+    print(f"[{label}] load: {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss:.2f} GB "
           f"({rss * GB / report['edges'] + 0:.0f} bytes/edge); {report['edges']:,} edges "
           f"({report['duplicate_edges']:,} repeats merged), {report['pins']:,} pins, "
           f"{report['boards']:,} boards; store {db.stat().st_size / GB:.2f} GB "
@@ -120,10 +123,11 @@ def bench_size(edges: int, label: str, data: Path, env: dict[str, str], args: ar
            "--param", f"steps={args.steps}", "--json"]  # fmt: skip
     for what in ("first recommend (builds the graph cache)", "second CLI recommend"):
         before = machine()
-        wall, rss, _, _ = run_measured(rec, env)
-        print(f"[{label}] {what}: {wall:.1f} s wall, peak RSS {rss:.2f} GB ({before})", flush=True)
-    wall, rss, out, _ = run_measured([sys.executable, "-c", WARM, str(db), "syn",
-                                      str(args.steps), str(args.queries)], env)  # fmt: skip
+        wall, cpu, rss, _ = run_measured(rec, env)
+        print(f"[{label}] {what}: {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss:.2f} GB "
+              f"({before})", flush=True)  # fmt: skip
+    wall, cpu, rss, out = run_measured([sys.executable, "-c", WARM, str(db), "syn",
+                                        str(args.steps), str(args.queries)], env)  # fmt: skip
     warm = json.loads(out)
     print(f"[{label}] warm process, {warm['n']} queries of {args.steps:,} steps: median "
           f"{warm['median_ms']:.1f} ms end to end (walk {warm['median_walk_ms']:.1f} ms), "
