@@ -1,16 +1,27 @@
-"""Time from process start to the TUI's first screen on the terminal (target: under 1.5 s).
+"""The TUI's speed: time to the first screen, and key-to-screen latency on a large store.
 
-Runs ``workbench --db STORE`` in a pseudo-terminal (120x36) with ``WORKBENCH_TUI_EXIT_ON_READY=1``:
-the App quits as soon as its first screen has been drawn and prints the wall-clock time of that
-moment, which is compared with the time just before the process was started. The store holds
-the sample dataset and is opened once before timing (warm caches, as on a researcher's machine).
+Start-up (default): runs ``workbench --db STORE`` in a pseudo-terminal (120x36) with
+``WORKBENCH_TUI_EXIT_ON_READY=1``: the App quits as soon as its first screen has been drawn and
+prints the wall-clock time of that moment, which is compared with the time just before the
+process was started (target: under 1.5 s). The store holds the sample dataset and is opened once
+before timing (warm caches, as on a researcher's machine).
 
     python bench/bench_tui.py [--runs 7] [--command workbench]
+
+Latency (``--latency STORE``): drives the App headless (Textual's Pilot, 80x24) on STORE through
+the researcher's steps (open a screen, search, open a pin page, select a run, run SQL, ...) and
+reports for each the time from the key to the screen showing the answer, and the longest stall
+of the UI's event loop meanwhile (a 10 ms heartbeat on the App's loop: work that grows with the
+data must run in workers, so the stall must stay small whatever the store's size). The same
+steps on a copy of the sample store, in the same process, are the baseline.
+
+    python bench/bench_tui.py --latency /work/stores/tui.duckdb [--dataset pinterest]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import fcntl
 import os
 import pty
@@ -21,7 +32,9 @@ import sys
 import tempfile
 import termios
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 READY = b"workbench-tui-ready "
@@ -60,8 +73,177 @@ def time_once(argv: list[str], env: dict[str, str]) -> float:
     return float(output[at + len(READY) :].split()[0]) - started
 
 
+# -- key-to-screen latency --------------------------------------------------------------------
+
+
+class Heartbeat:
+    """A task on the App's event loop that wakes every 10 ms: how late it wakes is how long the
+    UI could not answer a key."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _beat(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            self.worst = max(self.worst, time.perf_counter() - before - 0.01)
+
+    def start(self) -> None:
+        self.worst = 0.0
+        self._task = asyncio.get_running_loop().create_task(self._beat())
+
+    def stop(self) -> float:
+        if self._task is not None:
+            self._task.cancel()
+        return self.worst
+
+
+async def until(pilot: Any, condition: Callable[[], bool], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                break
+        except Exception:  # the screen is still being built
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError("the screen never showed the answer")
+        await pilot.pause(0.005)
+    await pilot.pause()  # one more refresh: the answer is on the screen
+
+
+async def latency_steps(store_path: Path, dataset: str | None) -> list[tuple[str, float, float]]:
+    """``(step, seconds from key to answer, worst UI stall in seconds)`` for each step."""
+    from textual.widgets import Input, TextArea
+
+    from workbench.engine.store import Store
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.screens.pin_page import PinPageScreen
+
+    app = WorkbenchApp(Store(store_path))
+    out: list[tuple[str, float, float]] = []
+    beat = Heartbeat()
+    async with app.run_test(size=(80, 24)) as pilot:
+
+        async def step(name: str, act: Callable[[], Awaitable[None]],
+                       done: Callable[[], bool]) -> None:  # fmt: skip
+            beat.start()
+            started = time.perf_counter()
+            try:
+                await act()
+                await until(pilot, done)
+                out.append((name, time.perf_counter() - started, beat.stop()))
+            except Exception as exc:
+                beat.stop()
+                out.append((f"{name} (failed: {type(exc).__name__}: {exc})", float("nan"), 0.0))
+
+        def q(selector: str) -> Any:
+            return app.screen.query_one(selector)
+
+        async def press(*keys: str) -> None:
+            await pilot.press(*keys)
+
+        await step("first screen: datasets listed", pilot.pause,
+                   lambda: q("#datasets-table").row_count > 0)  # fmt: skip
+        if dataset:
+            app.dataset = dataset
+            await pilot.pause()
+        await step("2 Explore: degree histograms", lambda: press("2"),
+                   lambda: "pins" in str(q("#overview-text").render()))  # fmt: skip
+
+        async def search() -> None:
+            q("#explore-search").value = "1"
+
+        await step("Explore: search '1'", search, lambda: q("#explore-results").row_count > 0)
+        await step(
+            "7 Runs: runs listed, first run's results",
+            lambda: press("7"),
+            lambda: q("#runs-table").row_count > 0 and q("#run-results").row_count > 0,
+        )
+
+        runs = q("#runs-table")
+        for row in range(min(runs.row_count, 4)):
+            key = str(runs.coordinate_to_cell_key((row, 0))[0].value)
+
+            async def select(row: int = row) -> None:
+                q("#runs-table").move_cursor(row=row)
+
+            await step(f"Runs: select run {key}", select,
+                       lambda key=key: f"run {key}" in str(q("#run-results").border_title or "")
+                       or "No results" in str(q("#run-results").border_title or ""))  # fmt: skip
+
+        async def open_pin() -> None:
+            q("#run-results").focus()
+            await pilot.press("enter")
+
+        await step("Runs: Enter on a result opens the pin page", open_pin,
+                   lambda: isinstance(app.screen, PinPageScreen)
+                   and q("#page-boards").row_count > 0
+                   and q("#page-board-pins").row_count > 0)  # fmt: skip
+        await step("Backspace: back to Runs", lambda: press("backspace"),
+                   lambda: not isinstance(app.screen, PinPageScreen))  # fmt: skip
+
+        await step(
+            "9 SQL: tables listed", lambda: press("9"), lambda: q("#sql-tables").row_count > 0
+        )
+
+        async def sql() -> None:
+            table = "pins" if dataset is None else f"{dataset}.edges"
+            q(TextArea).text = f"SELECT * FROM {table}"
+            await pilot.press("ctrl+r")
+
+        await step("SQL: SELECT * FROM <edges> (first 10,000 rows, page 1)", sql,
+                   lambda: q("#sql-result").row_count > 0)  # fmt: skip
+        await step("8 Eval: form with algorithms", lambda: press("8"),
+                   lambda: bool(q("#eval-ks").value))  # fmt: skip
+
+        await step("3 Recommend: form with algorithms", lambda: press("3"),
+                   lambda: isinstance(q("#rec-pins"), Input)
+                   and isinstance(q("#rec-algo").value, str))  # fmt: skip
+    return out
+
+
+def latency(store: Path, dataset: str | None) -> int:
+    """Print the latency table for ``store`` and for the sample (the baseline)."""
+    import shutil
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sample = Path(tmp) / "sample.duckdb"
+        subprocess.run([str(ROOT / ".venv" / "bin" / "workbench"), "--db", str(sample),
+                        "load", str(ROOT / "sample_data"), "--dataset", "sample"],
+                       check=True, capture_output=True)  # fmt: skip
+        copy = Path(tmp) / "large.duckdb"
+        shutil.copy(store, copy)  # never hold the real store; runs added here stay here
+        os.environ.setdefault("WORKBENCH_STATE", str(Path(tmp) / "state.json"))
+        os.environ.setdefault("WORKBENCH_IMAGES", "none")
+        results = {
+            "sample": asyncio.run(latency_steps(sample, "sample")),
+            store.name: asyncio.run(latency_steps(copy, dataset)),
+        }
+    load = os.getloadavg()
+    print(f"key-to-screen latency, 80x24, headless; load average {load[0]:.2f} {load[1]:.2f}")
+    print(f"| step | sample: latency | stall | {store.name}: latency | stall |")
+    print("| --- | --- | --- | --- | --- |")
+    base = dict((n, (t, s)) for n, t, s in results["sample"])
+    for name, took, stall in results[store.name]:
+        b = base.get(name, (float("nan"), float("nan")))
+        print(f"| {name} | {b[0] * 1000:,.0f} ms | {b[1] * 1000:,.0f} ms | "
+              f"{took * 1000:,.0f} ms | {stall * 1000:,.0f} ms |")  # fmt: skip
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--latency",
+        type=Path,
+        metavar="STORE",
+        help="key-to-screen latency on STORE (a copy of it) against the sample",
+    )
+    parser.add_argument("--dataset", help="the dataset of STORE to use (default: as the App picks)")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--command", default=str(ROOT / ".venv" / "bin" / "workbench"))
     parser.add_argument(
@@ -70,6 +252,8 @@ def main() -> int:
         help="start the App directly (python -c ...), without the CLI's imports",
     )
     args = parser.parse_args()
+    if args.latency is not None:
+        return latency(args.latency, args.dataset)
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
         env = dict(os.environ, TERM="xterm-256color", WORKBENCH_TUI_EXIT_ON_READY="1")

@@ -36,6 +36,7 @@ def pins_count(store: Store) -> int:
         "SELECT pin, title FROM tiny.pins ORDER BY pin",
         "WITH p AS (SELECT * FROM tiny.pins) SELECT pin, title FROM p ORDER BY pin",
         "FROM tiny.pins SELECT pin, title ORDER BY pin;",
+        "-- a comment first\n/* and another */ (SELECT pin, title FROM tiny.pins ORDER BY pin)",
     ],
 )
 def test_reading_statements_run(tiny_store: Store, statement: str) -> None:
@@ -70,6 +71,7 @@ def test_describe_show_summarize_explain(tiny_store: Store, statement: str) -> N
         "PRAGMA show_tables",
         "SELECT 1; DROP TABLE tiny.pins",
         "EXPLAIN ANALYZE DELETE FROM tiny.pins",
+        "-- SELECT\nDELETE FROM tiny.pins",
     ],
 )
 def test_writing_statements_are_refused(tiny_store: Store, statement: str) -> None:

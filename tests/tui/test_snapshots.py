@@ -1,4 +1,5 @@
-"""SVG snapshots of each screen's layout at 120x36, on fixed data with fixed timestamps.
+"""SVG snapshots of each screen's layout at 80x24 and 120x36, on fixed data with fixed
+timestamps.
 
 Update with ``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at the SVGs.
 """
@@ -9,13 +10,13 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Select
+from textual.widgets import Input, Select, TextArea
 
 from tests.tui.conftest import settle
 from workbench.engine.store import Store
 from workbench.tui.app import WorkbenchApp
 
-SIZE = (120, 36)
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 36), id="120x36")]
 Snap = Callable[..., bool]
 MakeApp = Callable[[Store], WorkbenchApp]
 
@@ -53,6 +54,20 @@ async def _visual_crop(pilot: Pilot[None]) -> None:
     pilot.app.screen.query_one("#vis-crop", Input).value = "4,4,20,20"
 
 
+async def _sql_query(pilot: Pilot[None]) -> None:
+    pilot.app.screen.query_one(
+        "#sql-editor", TextArea
+    ).text = "SELECT pin, title, topic FROM mini.pins ORDER BY pin"
+
+
+async def _focus_results(pilot: Pilot[None]) -> None:
+    pilot.app.screen.query_one("#run-results").focus()
+
+
+async def _focus_board_pins(pilot: Pilot[None]) -> None:
+    pilot.app.screen.query_one("#page-board-pins").focus()
+
+
 async def _sweep_form(pilot: Pilot[None]) -> None:
     screen = pilot.app.screen
     screen.query_one("#sweep-algo", Select).value = "p3alpha"
@@ -73,12 +88,20 @@ async def _sweep_form(pilot: Pilot[None]) -> None:
         # Each Enter opens a page in a job: settle before the next one.
         pytest.param(("2", _search, "tab enter", "enter"), id="explore_board"),
         pytest.param(("2", _search, "tab enter", "enter", "g"), id="explore_board_list"),
+        pytest.param(("8",), id="eval"),
+        pytest.param(("9",), id="sql"),
+        pytest.param(("9", _sql_query, "ctrl+r"), id="sql_result"),
     ],
 )
+@pytest.mark.parametrize("size", SIZES)
 def test_screen_layout(
-    steps: tuple[object, ...], mini_store: Store, make_app: MakeApp, snap_compare: Snap
+    steps: tuple[object, ...],
+    size: tuple[int, int],
+    mini_store: Store,
+    make_app: MakeApp,
+    snap_compare: Snap,
 ) -> None:
-    assert snap_compare(make_app(mini_store), terminal_size=SIZE, run_before=then(*steps))
+    assert snap_compare(make_app(mini_store), terminal_size=size, run_before=then(*steps))
 
 
 @pytest.mark.parametrize(
@@ -89,17 +112,32 @@ def test_screen_layout(
         pytest.param(("7 down space up space m",), id="compare"),
         # The query image with a crop box, before indexing (layout only: no computed scores).
         pytest.param(("4", _visual_pin, _visual_crop), id="visual"),
+        # Walking the graph from a run's results: the pin page, and the pin page's pin page.
+        pytest.param(("7", _focus_results, "enter"), id="pin_page"),
+        pytest.param(
+            ("7", _focus_results, "enter", _focus_board_pins, "down enter"), id="pin_page_2"
+        ),
     ],
 )
+@pytest.mark.parametrize("size", SIZES)
 def test_runs_layout(
-    steps: tuple[object, ...], runs_store: Store, make_app: MakeApp, snap_compare: Snap
+    steps: tuple[object, ...],
+    size: tuple[int, int],
+    runs_store: Store,
+    make_app: MakeApp,
+    snap_compare: Snap,
 ) -> None:
-    assert snap_compare(make_app(runs_store), terminal_size=SIZE, run_before=then(*steps))
+    assert snap_compare(make_app(runs_store), terminal_size=size, run_before=then(*steps))
 
 
+@pytest.mark.parametrize("size", SIZES)
 def test_sweep_layout(
-    mini_store: Store, make_app: MakeApp, snap_compare: Snap, monkeypatch: pytest.MonkeyPatch
+    size: tuple[int, int],
+    mini_store: Store,
+    make_app: MakeApp,
+    snap_compare: Snap,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("workbench.engine.sweep.new_sweep_id", lambda: "5eed0001")
     steps = then("6", _sweep_form, "ctrl+r")
-    assert snap_compare(make_app(mini_store), terminal_size=SIZE, run_before=steps)
+    assert snap_compare(make_app(mini_store), terminal_size=size, run_before=steps)

@@ -10,6 +10,7 @@ still not change the store.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -49,9 +50,14 @@ class QueryResult:
     elapsed_ms: float
 
 
+LEADING_NOISE = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.DOTALL)
+"""Blanks, comments and opening parentheses before a statement's first word."""
+
+
 def _first_word(sql: str) -> str:
-    text = sql.lstrip().lstrip("(").lstrip()
-    return text.split(None, 1)[0].lower().rstrip(";") if text else ""
+    text = LEADING_NOISE.sub("", sql, count=1)
+    found = re.match(r"[A-Za-z_]+", text)
+    return found.group(0).lower() if found else text[:12]
 
 
 def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> str:

@@ -41,7 +41,7 @@ TABLES_SQL = (
     "SELECT table_schema AS schema, table_name AS name, "
     "list(column_name ORDER BY ordinal_position) AS columns "
     "FROM information_schema.columns WHERE table_catalog = current_database() "
-    "GROUP BY ALL ORDER BY schema, name"
+    "GROUP BY table_schema, table_name ORDER BY table_schema = 'main', table_schema, table_name"
 )
 """The store's tables and their columns (what the SQL screen lists beside the editor)."""
 

@@ -107,6 +107,9 @@ class WorkbenchApp(App[None]):
 
     TITLE = "Pinboard workbench"
     CSS_PATH = "workbench.tcss"
+    # Screens get -narrow/-wide and -short/-tall classes: the stylesheet fits 80x24 with them.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (32, "-tall")]
     COMMANDS: ClassVar = App.COMMANDS | {WorkbenchCommands}
     MODES: ClassVar = {mode: _lazy_screen(mode, title) for mode, title, _ in SCREENS}
     BINDINGS: ClassVar[list[BindingType]] = [

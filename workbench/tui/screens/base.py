@@ -29,7 +29,7 @@ class WorkbenchScreen(Screen[None]):
         yield NavBar(self.MODE)
         yield from self.compose_body()
         yield JobBar()
-        yield Footer(show_command_palette=False)
+        yield Footer(show_command_palette=False, compact=True)
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError

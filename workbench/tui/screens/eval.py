@@ -96,7 +96,7 @@ class EvalScreen(WorkbenchScreen):
                     table.border_title = "metric@k"
                     yield table
                     yield PlotextPlot(id="eval-plot")
-                with TabPane("Rank of the held-out pin", id="eval-tab-ranks"):
+                with TabPane("Ranks", id="eval-tab-ranks"):
                     yield PlotextPlot(id="eval-ranks")
                 with TabPane("Worst boards", id="eval-tab-worst"):
                     with Horizontal(id="eval-worst-row"):

@@ -81,9 +81,11 @@ class SQLScreen(WorkbenchScreen):
             yield result
 
     def on_mount(self) -> None:
+        self._error("")
         self.query_one("#sql-tables", RowsTable).set_columns("Table", "Columns")
         editor = self.query_one("#sql-editor", TextArea)
         editor.cursor_blink = False
+        editor.soft_wrap = True
         editor.focus()
         editor.move_cursor(editor.document.end)
         store = self.workbench.store
@@ -103,6 +105,12 @@ class SQLScreen(WorkbenchScreen):
 
         self.run_job(Job("sql.tables", "Reading tables", run, done, show_progress=False))
 
+    def _error(self, text: str) -> None:
+        """Show (or, with "", hide) the one-line error under the editor."""
+        error = self.query_one("#sql-error", Label)
+        error.update(text)
+        error.set_class(not text, "-empty")
+
     @property
     def sql_text(self) -> str:
         return self.query_one("#sql-editor", TextArea).text
@@ -110,8 +118,7 @@ class SQLScreen(WorkbenchScreen):
     def action_run(self) -> None:
         """Run the editor's statement in a worker (Esc interrupts it)."""
         text, store = self.sql_text, self.workbench.store
-        error = self.query_one("#sql-error", Label)
-        error.update("")
+        self._error("")
 
         def run(ctx: JobContext) -> Any:
             from workbench.engine.progress import Reporter
@@ -126,7 +133,7 @@ class SQLScreen(WorkbenchScreen):
                 "Running the query",
                 run,
                 self._show,
-                on_error=lambda e: error.update(str(e)),
+                on_error=lambda e: self._error(str(e)),
             )
         )
 
@@ -205,7 +212,6 @@ class SQLScreen(WorkbenchScreen):
 
         fmt = FORMATS.get(Path(path).suffix.lower(), "csv")
         store = self.workbench.store
-        error = self.query_one("#sql-error", Label)
 
         def run(ctx: JobContext) -> Any:
             from workbench.engine.progress import Reporter
@@ -230,6 +236,6 @@ class SQLScreen(WorkbenchScreen):
                     confirmed,
                 )
                 return
-            error.update(str(exc))
+            self._error(str(exc))
 
         self.run_job(Job("sql.export", f"Exporting to {path}", run, done, on_error=failed))

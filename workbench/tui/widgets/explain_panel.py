@@ -115,23 +115,43 @@ class ExplainPanel(Vertical):
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
-        grid.add_row("Algorithm", str(data.get("algorithm", "—")))
-        grid.add_row("Score", format_score(data.get("score")))
-        for key, label in (("degree", "Degree"), ("popularity_rank", "Popularity rank")):
-            if data.get(key) is not None:
-                value = data[key]
-                grid.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
-        for key, label in (("distance", "Distance"), ("region", "Matched region")):
-            if data.get(key) is not None:
-                grid.add_row(label, str(data[key]))
+        method = f" ({data['method']})" if data.get("method") else ""
+        grid.add_row("Algorithm", f"{data.get('algorithm', '—')}{method}")
+        rank = f"rank {data['rank']:,} · " if isinstance(data.get("rank"), int) else ""
+        grid.add_row("Score", f"{rank}{format_score(data.get('score'))}")
+        if isinstance(data.get("degree"), int):
+            popularity = data.get("popularity_rank")
+            of = f" of {data['n_pins']:,}" if isinstance(data.get("n_pins"), int) else ""
+            grid.add_row(
+                "Degree",
+                f"{data['degree']:,} boards"
+                + (f" · popularity #{popularity:,}{of}" if isinstance(popularity, int) else ""),
+            )
+        if data.get("steps"):
+            grid.add_row("Re-walked", f"{data['steps']:,} steps")
+        visual = data.get("visual")
+        if isinstance(visual, dict):
+            grid.add_row("Similarity", f"{visual['similarity']:.4f} (distance "
+                                       f"{visual['distance']:.4f})")  # fmt: skip
+            for key, label in (("crop", "Query crop"), ("matched_region", "Matched region")):
+                if visual.get(key):
+                    grid.add_row(label, ",".join(map(str, visual[key])))
+        for note in data.get("notes", []):
+            grid.add_row("Note", str(note))
         self.query_one("#explain-summary", Static).update(grid)
-        exact = str(data.get("algorithm", "")).lower() in ("p3alpha", "rp3beta", "itemknn")
-        amount = "Contribution" if exact else "Visits"
+        amount = str(data.get("unit") or "visits").capitalize()
         by_query = self.query_one("#explain-query-pins", RowsTable)
         by_query.set_columns("Pin", amount, "Share")
         by_query.set_rows(
             [
-                (str(q["pin"]), [str(q["pin"]), q.get("visits"), share_text(q.get("share"))])
+                (
+                    str(q["pin"]) if q.get("pin") is not None else "_others",
+                    [
+                        str(q["pin"]) if q.get("pin") is not None else f"{q.get('others')} more",
+                        q.get("visits"),
+                        share_text(q.get("share")),
+                    ],
+                )
                 for q in data.get("by_query_pin", [])
             ]
         )
@@ -140,9 +160,11 @@ class ExplainPanel(Vertical):
         boards.set_rows(
             [
                 (
-                    str(b.get("board")),
+                    str(b["board"]) if b.get("board") is not None else "_others",
                     [
-                        str(b.get("board")),
+                        str(b["board"])
+                        if b.get("board") is not None
+                        else f"{b.get('others')} more",
                         b.get("name") or "",
                         b.get("visits"),
                         share_text(b.get("share")),
@@ -150,6 +172,10 @@ class ExplainPanel(Vertical):
                 )
                 for b in data.get("via_boards", [])
             ]
+        )
+        n_boards = data.get("n_boards")
+        boards.border_title = (
+            f"Via boards ({n_boards:,})" if isinstance(n_boards, int) else "Via boards"
         )
 
     def action_close(self) -> None:

@@ -39,27 +39,27 @@ class NavBar(Horizontal):
         return cast("WorkbenchApp", self.app)
 
     def labels(self, width: int) -> tuple[list[tuple[str, str]], int]:
-        """``(mode, label)`` per screen and the padding around each, as long as fits."""
+        """``(mode, label)`` per screen and the gap between them, as long as fits."""
         from workbench.tui.app import SCREENS
 
         keys = [(m, self.workbench.key_for(f"screen.{m}", k), t) for m, t, k in SCREENS]
-        for shorten, pad in ((False, 1), (True, 1), (False, 0), (True, 0)):
+        for shorten, gap in ((False, 2), (True, 2), (False, 1), (True, 1)):
             out = [(m, f"{k} {SHORT.get(m, t) if shorten else t}") for m, k, t in keys]
-            if sum(cell_len(label) + 1 + pad for _, label in out) <= width:
-                return out, pad
+            if sum(cell_len(label) for _, label in out) + gap * len(out) <= width:
+                return out, gap
         labels = [(m, f"{k} {SHORT.get(m, t)}" if m == self.mode else k) for m, k, t in keys]
-        return labels, 0
+        return labels, 1
 
     def _render_tabs(self) -> None:
         tabs = self.query_one("#nav-tabs", Static)
         dataset = self.app.dataset if hasattr(self.app, "dataset") else None
         width = max(self.size.width - min(cell_len(str(dataset or "no dataset")) + 2, 24), 1)
-        labels, pad = self.labels(width)
+        labels, gap = self.labels(width)
         parts = []
         for mode, label in labels:
             style = "reverse bold " if mode == self.mode else ""
-            parts.append(f"[{style}@click=app.go('{mode}')]{' ' * pad}{label} [/]")
-        tabs.update(Content.from_markup("".join(parts)))
+            parts.append(f"[{style}@click=app.go('{mode}')]{label}[/]")
+        tabs.update(Content.from_markup(" " + (" " * gap).join(parts)))
 
     def on_resize(self, _event: events.Resize) -> None:
         self.call_after_refresh(self._render_tabs)

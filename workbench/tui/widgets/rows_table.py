@@ -66,10 +66,10 @@ class RowsTable(DataTable[Any]):
     """A zebra-striped, row-cursor table with a mark column and TSV copy."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "toggle_mark", "Mark", id="mark"),
-        Binding("c", "copy_rows", "Copy TSV", id="copy"),
+        Binding("space", "toggle_mark", "Mark", id="mark", show=False),
+        Binding("c", "copy_rows", "Copy TSV", id="copy", show=False),
         Binding("a", "pin('add')", "Add to query", id="pin.add"),
-        Binding("v", "pin('similar')", "Similar images", id="pin.similar"),
+        Binding("v", "pin('similar')", "Similar", id="pin.similar"),
         Binding("e", "pin('explain')", "Explain", id="pin.explain"),
     ]
 
