@@ -257,3 +257,10 @@ def test_a_failed_task_is_one_line(sim: SimulatedCluster) -> None:
     message = str(failed.value)
     assert "\n" not in message and message.startswith("a task failed on the Ray cluster: ")
     assert "invalid literal for int()" in message
+
+
+@pytest.mark.slow
+def test_one_process_uses_one_ray(sim: SimulatedCluster) -> None:
+    assert RayExecutor(address=sim.address).workers == 2  # the same cluster again: fine
+    with pytest.raises(WorkbenchError, match="already uses Ray at"):
+        RayExecutor()  # a private one as well: refused, not silently the cluster

@@ -130,6 +130,10 @@ def _put(ray: Any, fn: Callable[..., Any], shared_files: bool) -> Any:
 
 # -- Ray ------------------------------------------------------------------------------------------
 
+_session: list[str] = []
+"""In the driver: the address the executors' Ray was started or joined with ("local": private)
+and the address of the cluster that gave."""
+
 _shipped: dict[str, Callable[[Any], Any]] = {}
 """In a Ray worker: the function of the current ``map``, by object id (one entry)."""
 
@@ -191,7 +195,15 @@ class RayExecutor:
             ) from None
         self._ray = ray
         self._started = False
-        if not ray.is_initialized():
+        asked = address or "local"
+        if ray.is_initialized():
+            ours = _session and _session[1] == ray.get_runtime_context().gcs_address
+            if ours and _session[0] != asked:
+                raise WorkbenchError(
+                    f"this process already uses Ray at {_session[0]!r}; it cannot also use "
+                    f"{asked!r} (start a new process for it)"
+                )
+        else:
             kwargs: dict[str, Any] = {
                 "include_dashboard": False,
                 "log_to_driver": False,
@@ -206,9 +218,11 @@ class RayExecutor:
             try:
                 ray.init(**kwargs)
             except Exception as exc:  # Ray raises many types; all mean "no cluster here"
-                where = address or "a local Ray instance"
-                raise WorkbenchError(f"cannot start or reach {where}: {exc}") from None
+                where = f"Ray at {address!r}" if address else "a local Ray instance"
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise WorkbenchError(f"cannot start or reach {where}: {first}") from None
             self._started = True
+            _session[:] = [asked, ray.get_runtime_context().gcs_address]
         self.workers = workers or int(ray.cluster_resources().get("CPU", 1))
         self.shared_files = shared_files
         self.tasks_per_node: Counter[str] = Counter()
@@ -247,6 +261,7 @@ class RayExecutor:
         """Stop the Ray this executor started (a cluster it only connected to keeps running)."""
         if self._started and self._ray.is_initialized():
             self._ray.shutdown()
+            _session.clear()
         self._started = False
 
 
