@@ -107,7 +107,7 @@ async def test_f1_lists_the_crop_keys(mini_store: Store, make_app: MakeApp) -> N
         assert isinstance(app.screen, HelpScreen)
         rows = {row[2]: row[1] for row in app.screen.rows}
         assert "arrows move it, shift+arrows resize" in rows["visual.crop"]
-        await pilot.press("escape", "ctrl+e")
+        await pilot.press("escape", "ctrl+b")
         await settle(pilot)
         assert isinstance(app.screen.focused, CropPreview)
 

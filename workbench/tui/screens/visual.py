@@ -75,7 +75,7 @@ class VisualScreen(WorkbenchScreen):
         Binding("ctrl+o", "index", "Index images", id="visual.index"),
         Binding("ctrl+f", "fuse", "Fuse with walk", id="visual.fuse"),
         Binding("m", "compare", "Compare with walk", id="visual.compare"),
-        Binding("ctrl+e", "edit_crop", CROP_HELP, id="visual.crop"),
+        Binding("ctrl+b", "edit_crop", CROP_HELP, id="visual.crop"),
     ]
 
     def __init__(self) -> None:
