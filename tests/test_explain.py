@@ -28,7 +28,8 @@ from workbench.engine.recommenders.base import pack
 from workbench.engine.recommenders.ppr import restart_vectors
 from workbench.engine.runs import get_run, run_results, save_run
 from workbench.engine.store import Store
-from workbench.services import visual
+from workbench.services import batch, visual
+from workbench.services.batch import BatchRequest
 from workbench.services.explain import ExplainRequest, Explanation, explain
 from workbench.services.recommend import RecommendRequest, recommend
 from workbench.services.visual import IndexRequest, SearchRequest
@@ -254,6 +255,7 @@ def test_refusals_are_one_line(runs_store: tuple[Store, dict[str, int]]) -> None
         (ExplainRequest(runs["pixie"], "nope"), NotFoundError, "unknown pin 'nope'"),
         (ExplainRequest(runs["pixie"], "p00000"), NotFoundError, "is not in run"),
         (ExplainRequest(runs["pixie"], "p00001", top=0), WorkbenchError, "at least 1"),
+        (ExplainRequest(runs["pixie"], "p00001", board="b0001"), WorkbenchError, "no board"),
     ]
     for request, error, words in cases:
         with pytest.raises(error) as info:
@@ -363,6 +365,35 @@ def test_crop_search_explanation_recomputes_the_matched_region(tmp_path: Path) -
     x, y, w, h = own.matched_region  # the source image's best region overlaps the crop itself
     overlap = max(0, min(x + w, 40) - x) * max(0, min(y + h, 40) - y)
     assert overlap / (w * h + 40 * 40 - overlap) > 0.4
+
+
+def test_batch_rankings_are_explained_per_board(
+    runs_store: tuple[Store, dict[str, int]], tmp_path: Path
+) -> None:
+    store, _ = runs_store
+    copy = Store(tmp_path / "copy.duckdb")
+    shutil.copy(store.path, copy.path)
+    for algo, params in (("pixie", {"steps": "3000"}), ("rp3beta", {})):
+        out = tmp_path / f"{algo}.parquet"
+        report = batch.batch(copy, BatchRequest("sample", str(out), algo, params, k=5, seed=3))
+        lists = pl.read_parquet(out)
+        for board in ("b0000", "b0150", "b0299"):
+            rows = lists.filter(pl.col("board") == board)
+            for pin, score in zip(rows["pin"], rows["score"], strict=True):
+                e = explain(copy, ExplainRequest(report.run_id, pin, top=3, board=board))
+                assert e.score == score and e.board == board
+                total = sum(q.visits for q in e.by_query_pin)
+                assert math.isclose(total, e.total if e.method == "walk" else score, rel_tol=1e-9)
+                check_shares(e)
+        with pytest.raises(WorkbenchError, match="name the board"):
+            explain(copy, ExplainRequest(report.run_id, rows["pin"][0]))
+    chosen = write(tmp_path / "boards.txt", "b0002\nb0001\n")
+    out = tmp_path / "chosen.parquet"
+    run = batch.batch(copy, BatchRequest("sample", str(out), "pixie", {"steps": "500"},
+                                         boards=str(chosen), k=3))  # fmt: skip
+    pin = pl.read_parquet(out).filter(pl.col("board") == "b0001")["pin"][0]
+    with pytest.raises(WorkbenchError, match=r"order .* is not stored"):
+        explain(copy, ExplainRequest(run.run_id, pin, board="b0001"))
 
 
 # -- the CLI --------------------------------------------------------------------------------------

@@ -19,13 +19,16 @@ WIDTH = 80
 @click.option("--pin", required=True, metavar="ID", help="The ranked pin to explain.")
 @click.option("--top", type=int, default=ExplainRequest.top, show_default=True,
               help="Query pins and boards to list (the rest in one row).")  # fmt: skip
+@click.option("--board", default=None, metavar="ID",
+              help="For a batch run: the board whose ranking holds the pin.")  # fmt: skip
 @db_option
 @json_option
-def explain(run_id: int, pin: str, top: int, as_json: bool) -> None:
+def explain(run_id: int, pin: str, top: int, board: str | None, as_json: bool) -> None:
     """Why pin --pin ID is in run RUN's ranking: the visits (walks) or contributions (exact
     algorithms) of each query pin and of the boards the pin was reached through, its degree and
     popularity rank. Walks are re-run with the run's seed, nothing large is stored."""
-    result = explain_pin(get_store(), ExplainRequest(run_id=run_id, pin=pin, top=top))
+    request = ExplainRequest(run_id=run_id, pin=pin, top=top, board=board)
+    result = explain_pin(get_store(), request)
     if as_json:
         emit_json(result.to_json())
         return
@@ -36,10 +39,15 @@ def explain(run_id: int, pin: str, top: int, as_json: bool) -> None:
 def render(e: Explanation) -> list[str]:
     """The explanation as lines of at most :data:`WIDTH` characters."""
     head = f"pin {e.pin}" + (f" {e.title}" if e.title else "")
+    where = (
+        f"board {e.board}'s list in run {e.run_id}" if e.board is not None else f"run {e.run_id}"
+    )
     lines = [
         _cut(head, WIDTH),
-        f"rank {e.rank} in run {e.run_id} ({e.algorithm}, dataset {e.dataset}), "
-        f"score {_num(e.score)}",
+        *textwrap.wrap(
+            f"rank {e.rank} in {where} ({e.algorithm}, dataset {e.dataset}), score {_num(e.score)}",
+            WIDTH,
+        ),
     ]
     if e.method == "walk":
         lines.append(f"{_num(e.total)} visits in {e.steps:,} steps, re-walked with the run's seed")

@@ -120,6 +120,11 @@ def unsupported_params(algo: str, params: dict[str, Any]) -> str | None:
 _NONE = object()
 
 
+def seeded(algo: str) -> bool:
+    """Whether ``algo``'s rankings depend on the seed (walks), so re-running one needs it."""
+    return issubclass(algorithm(algo), Pixie)
+
+
 @numba.njit(cache=True, nogil=True)
 def _trace_pin(
     q: int,
@@ -289,8 +294,11 @@ def walk_score(visits: np.ndarray, degree: int, wp: WalkParams) -> float:
     return score
 
 
-def trace_walk(model: Pixie, query: Query, seed: int, target: int) -> PinExplanation:
-    """Re-walk ``query`` as ``model.recommend(query, k, seed)`` did and explain pin ``target``."""
+def trace_walk(
+    model: Pixie, query: Query, seed: int, target: int, index: int = 0
+) -> PinExplanation:
+    """Re-walk ``query`` as ``model.recommend(query, k, seed)`` did (as query ``index`` of
+    ``model.recommend_batch(..., seed)`` with ``index`` > 0) and explain pin ``target``."""
     graph = model.graph
     batch = pack([query], None, graph.n_pins)
     topic = int(model.query_topics(batch)[0])
@@ -303,7 +311,7 @@ def trace_walk(model: Pixie, query: Query, seed: int, target: int) -> PinExplana
     query_visits = np.zeros(query.pins.shape[0])
     board_visits = np.zeros(graph.n_boards)
     steps = _trace_query(
-        batch.q_pins, batch.q_weights, query_seeds(seed, 0, 1)[0], topic, g, wp, int(target),
+        batch.q_pins, batch.q_weights, query_seeds(seed, index, 1)[0], topic, g, wp, int(target),
         is_target_board, counts, touched, board_counts, query_visits, board_visits,
     )  # fmt: skip
     shares = _shares(np.sqrt(query_visits) if wp.boost else query_visits)
@@ -470,13 +478,19 @@ def _power(model: PPR, r: np.ndarray, step: Callable[[np.ndarray], np.ndarray]) 
 
 
 def explain_pin(
-    model: Recommender, query: Query, seed: int, target: int, reporter: Reporter = SILENT
+    model: Recommender,
+    query: Query,
+    seed: int,
+    target: int,
+    reporter: Reporter = SILENT,
+    index: int = 0,
 ) -> PinExplanation | None:
-    """The explanation of pin ``target`` in ``model``'s ranking for ``query`` (with ``seed``);
-    None for an algorithm whose scores have no query or path parts (``popular``)."""
+    """The explanation of pin ``target`` in ``model``'s ranking for ``query`` (with ``seed``,
+    as query ``index`` of a batch); None for an algorithm whose scores have no query or path
+    parts (``popular``)."""
     reporter.check("the explanation")
     if isinstance(model, Pixie):
-        return trace_walk(model, query, seed, target)
+        return trace_walk(model, query, seed, target, index)
     if isinstance(model, P3alpha | RP3beta | ItemKNN):
         return explain_similarity(model, query, target)
     if isinstance(model, PPR):

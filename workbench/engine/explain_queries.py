@@ -4,7 +4,11 @@ boards by dense id."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
+import polars as pl
+
+from workbench.engine.errors import WorkbenchError
 from workbench.engine.store import Store, table
 
 
@@ -16,6 +20,20 @@ def ranked_pin(store: Store, run_id: int, pin: str) -> tuple[int, float] | None:
         [int(run_id), str(pin)],
     )
     return (int(rows[0][0]), float(rows[0][1])) if rows else None
+
+
+def batch_ranked_pin(path: str | Path, board: str, pin: str) -> tuple[int, float] | None:
+    """(rank, score) of original pin id ``pin`` in board ``board``'s list of a batch output
+    (parquet with board, rank, pin, score), or None when that list does not hold it."""
+    if not Path(path).is_file():
+        raise WorkbenchError(f"the batch output {path} is gone")
+    found = (
+        pl.scan_parquet(path)
+        .filter((pl.col("board") == str(board)) & (pl.col("pin") == str(pin)))
+        .select("rank", "score")
+        .collect()
+    )
+    return (int(found["rank"][0]), float(found["score"][0])) if found.height else None
 
 
 def names(

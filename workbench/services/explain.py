@@ -36,11 +36,13 @@ similarity), ``popularity`` (the score is the pin's number of boards)."""
 @dataclass(frozen=True)
 class ExplainRequest:
     """Explain pin ``pin`` (original id) of run ``run_id``; list at most ``top`` query pins and
-    ``top`` boards (the rest summed in one row)."""
+    ``top`` boards (the rest summed in one row). For a batch run, ``board`` names the board
+    whose ranking holds the pin."""
 
     run_id: int
     pin: str
     top: int = 10
+    board: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class Explanation:
     n_boards: int = 0  # boards through which the pin was reached (before ``top``)
     visual: VisualMatch | None = None
     notes: list[str] = field(default_factory=list)
+    board: str | int | None = None  # batch runs: the board whose ranking was explained
 
     @property
     def unit(self) -> str:
@@ -143,6 +146,7 @@ class Explanation:
             "steps": self.steps,
             "n_boards": self.n_boards,
             "notes": list(self.notes),
+            "board": self.board,
         }
         if self.visual is not None:
             v = self.visual
@@ -173,9 +177,9 @@ def explain(store: Store, request: ExplainRequest, reporter: Reporter = SILENT) 
 
 
 def _explain(store: Store, request: ExplainRequest, run: Run, reporter: Reporter) -> Explanation:
-    from workbench.engine.dataset import output_id, resolve_pins
+    from workbench.engine.dataset import output_id, resolve_board, resolve_pins
     from workbench.engine.explain import popularity
-    from workbench.engine.explain_queries import names, ranked_pin
+    from workbench.engine.explain_queries import batch_ranked_pin, names, ranked_pin
     from workbench.engine.graph import load_graph
 
     if run.kind not in EXPLAINABLE_KINDS:
@@ -190,9 +194,23 @@ def _explain(store: Store, request: ExplainRequest, run: Run, reporter: Reporter
     dense = int(resolve_pins(store, run.dataset, [request.pin])[0])
     pin_names, _ = names(store, run.dataset, [dense], [])
     original, title = pin_names[dense]
-    found = ranked_pin(store, run.run_id, original)
+    board: tuple[int, str] | None = None
+    if run.kind == "batch":
+        if request.board is None:
+            raise WorkbenchError(
+                f"run {run.run_id} is a batch run: name the board whose ranking holds the pin"
+            )
+        dense_board = resolve_board(store, run.dataset, request.board)
+        board = (dense_board, names(store, run.dataset, [], [dense_board])[1][dense_board][0])
+        found = batch_ranked_pin(str(run.info.get("out", "")), board[1], original)
+        where = f"board {board[1]!r}'s ranking in run {run.run_id}"
+    else:
+        if request.board is not None:
+            raise WorkbenchError(f"run {run.run_id} holds one ranking: it takes no board")
+        found = ranked_pin(store, run.run_id, original)
+        where = f"run {run.run_id}'s ranking"
     if found is None:
-        raise NotFoundError(f"pin {original!r} is not in run {run.run_id}'s ranking")
+        raise NotFoundError(f"pin {original!r} is not in {where}")
     rank, score = found
     reporter.progress(0, 2, "explaining")
     graph = load_graph(store, run.dataset)
@@ -202,18 +220,20 @@ def _explain(store: Store, request: ExplainRequest, run: Run, reporter: Reporter
         pin=output_id(original, info.pin_id_type), title=title, rank=rank, score=score,
         degree=degree, popularity_rank=pop_rank, n_pins=graph.n_pins, total=score, steps=0,
     )  # fmt: skip
+    if board is not None:
+        out.board = output_id(board[1], info.board_id_type)
     if run.kind == "visual":
         _explain_visual(store, run, original, score, info.pin_id_type, out)
     else:
-        _explain_recommendation(store, run, dense, request.top, info, out, reporter)
+        batch_board = board[0] if board is not None else None
+        _explain_recommendation(store, run, dense, batch_board, request.top, info, out, reporter)
     reporter.progress(2, 2, "explaining")
     return out
 
 
-EXPLAINABLE_KINDS = ("recommend", "visual")
+EXPLAINABLE_KINDS = ("recommend", "visual", "batch")
 _UNRANKED = {
     "eval": "is an evaluation: it stores metrics, not a ranking to explain",
-    "batch": "is a batch run: its rankings are in a file; recommend for one board to explain it",
     "fusion": "fuses other runs' rankings: explain a pin in the runs it fused",
 }
 
@@ -222,6 +242,7 @@ def _explain_recommendation(
     store: Store,
     run: Run,
     dense: int,
+    batch_board: int | None,
     top: int,
     info: DatasetInfo,
     out: Explanation,
@@ -230,9 +251,10 @@ def _explain_recommendation(
     import numpy as np
 
     from workbench.engine.dataset import output_id
-    from workbench.engine.explain import SCORE_RTOL, explain_pin, unsupported_params
+    from workbench.engine.explain import SCORE_RTOL, explain_pin, seeded, unsupported_params
     from workbench.engine.explain_queries import names
     from workbench.engine.recommend import load_model
+    from workbench.engine.recommenders import board_query
 
     unsupported = unsupported_params(run.algorithm, run.params)
     if unsupported is not None:
@@ -245,9 +267,21 @@ def _explain_recommendation(
         raise WorkbenchError(
             f"dataset {run.dataset!r} changed while run {run.run_id} was explained"
         )
-    query = _run_query(store, run, model.graph)
+    index = 0
+    if batch_board is None:
+        query = _run_query(store, run, model.graph)
+    else:
+        # Board i of a batch walks as query i: known for a batch over all boards (i = the
+        # board's dense id); a chosen list's order is not stored.
+        if seeded(run.algorithm) and run.query.get("boards") != model.graph.n_boards:
+            raise WorkbenchError(
+                f"run {run.run_id} ranked a chosen list of boards, whose order (which seeded each "
+                "board's walks) is not stored: its walks cannot be re-run"
+            )
+        query = board_query(model.graph, batch_board, str(run.query.get("weighting", "equal")))
+        index = batch_board
     reporter.progress(1, 2, "explaining")
-    found = explain_pin(model, query, int(run.seed or 0), dense, reporter)
+    found = explain_pin(model, query, int(run.seed or 0), dense, reporter, index)
     if found is None:
         out.method = "popularity"
         out.notes.append(
