@@ -70,3 +70,63 @@ def test_run_round_trip(store: Store) -> None:
     with pytest.raises(NotFoundError, match=f"unknown run {rid}"):
         get_run(store, rid)
     assert store.query("SELECT count(*) FROM run_results") == [(0,)]
+
+
+def _eval_like(store: Store) -> int:
+    """An evaluation-like run: 250 ranked rows and a long, nested set of metrics."""
+    results = pl.DataFrame(
+        {
+            "query": [f"q{i // 10:03d}" for i in range(250)],
+            "rank": [i % 10 + 1 for i in range(250)],
+            "pin": [f"p{i}" for i in range(250)],
+            "score": [1.0 / (i % 10 + 1) for i in range(250)],
+        }
+    )
+    metrics: dict[str, object] = {f"{m}@{k}": 0.123456 for m in ("hr", "ndcg", "mrr")
+                                  for k in (1, 5, 10, 20)}  # fmt: skip
+    metrics["rank_histogram"] = {str(i): i for i in range(200)}
+    return save_run(store, dataset="d", kind="eval", algorithm="pixie",
+                    params={"steps": 100000, "alpha": 0.5}, seed=3, fingerprint="f" * 64,
+                    results=results, metrics=metrics, steps=100000)  # fmt: skip
+
+
+def test_results_are_read_a_page_at_a_time(store: Store) -> None:
+    from workbench.services import runs as svc
+
+    rid = _eval_like(store)
+    first = svc.run_results(store, rid, 0, 100)
+    assert (first.total, first.rows.height, first.more) == (250, 100, True)
+    assert first.rows.columns == ["query", "rank", "pin", "score", "title"]
+    last = svc.run_results(store, rid, 200, 100)
+    assert last.rows.height == 50 and not last.more
+    assert last.rows["pin"].to_list()[-1] == "p249"
+
+
+def test_runs_are_found_by_parameter_value_and_words(store: Store) -> None:
+    from workbench.services import runs as svc
+
+    rid = _eval_like(store)
+    other = save_run(store, dataset="d", kind="recommend", algorithm="ppr", params={"alpha": 0.9},
+                     seed=0, fingerprint="f" * 64)  # fmt: skip
+    assert [r.run_id for r in svc.find_runs(store, svc.RunFilter(text="alpha=0.5"))] == [rid]
+    assert [r.run_id for r in svc.find_runs(store, svc.RunFilter(text="alpha=.9"))] == [other]
+    assert [r.run_id for r in svc.find_runs(store, svc.RunFilter(text="PPR"))] == [other]
+    assert svc.find_runs(store, svc.RunFilter(text="alpha=0.5 ppr")) == []
+
+
+def test_runs_show_reads_as_text_not_python(store: Store) -> None:
+    from click.testing import CliRunner
+
+    from workbench.cli import main
+
+    rid = _eval_like(store)
+    res = CliRunner().invoke(main, ["runs", "show", str(rid), "--db", str(store.path)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    assert "{" not in res.output and "'" not in res.output  # no raw dicts
+    assert any(line.split() == ["params", "steps=100,000", "alpha=0.5"] for line in lines)
+    assert any("hr@1 0.1235" in line for line in lines)
+    assert any("rank_histogram" in line and "200 entries" in line for line in lines)
+    listed = CliRunner().invoke(main, ["runs", "--db", str(store.path)]).output
+    assert "100,000" in listed.splitlines()[1]

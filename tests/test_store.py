@@ -93,3 +93,45 @@ def test_threads_of_one_process_take_turns_on_the_file(store: Store, tiny_dir: P
 
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(work, range(24))) == [1] * 24
+
+
+def test_a_held_store_is_opened_once_and_released_after(
+    store: Store, tiny_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.engine import store as store_module
+
+    load_dataset(store, [tiny_dir], "tiny")
+    attached: list[bool] = []
+    real = store_module._attach
+
+    def counting(*args: object) -> object:
+        attached.append(True)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store_module, "_attach", counting)
+    with store.open() as held:
+        assert held is store
+        for _ in range(3):
+            assert store.dataset("tiny").name == "tiny"
+            with store.transaction() as con:  # a write joins the same attachment
+                con.execute("UPDATE datasets SET format = format WHERE name = 'tiny'")
+            with store.connect(read_only=True) as outer:  # nested reads: a cursor each
+                rows = outer.execute("SELECT pin FROM tiny.pins ORDER BY idx")
+                assert store.query("SELECT count(*) FROM tiny.pins") == [(5,)]
+                assert [r[0] for r in rows.fetchall()] == ["a", "b", "c", "d", "e"]
+    assert len(attached) == 1
+    # released: another process can now open the file read-write
+    holder = hold_store(store.path, 0.1)
+    holder.wait()
+    with store:  # the same, as a context manager
+        assert store.datasets()[0].name == "tiny"
+    assert len(attached) == 2
+
+
+def test_a_held_read_only_store_turns_read_write_for_a_write(store: Store, tiny_dir: Path) -> None:
+    load_dataset(store, [tiny_dir], "tiny")
+    with store.open(read_only=True):
+        assert store.dataset("tiny").pins == 5
+        with store.transaction() as con:
+            con.execute("UPDATE datasets SET format = 'x' WHERE name = 'tiny'")
+        assert store.query("SELECT format FROM datasets") == [("x",)]

@@ -43,7 +43,6 @@ DEFAULT_LIMIT = 50
 """Runs listed when the caller does not say."""
 PAGE_SIZE = 100
 """Ranked rows per page of results."""
-METRICS_PER_LINE = 4
 
 
 @dataclass(frozen=True)
@@ -142,11 +141,18 @@ def run_results(store: Store, run_id: int, offset: int = 0, limit: int = PAGE_SI
 # -- how a run reads ------------------------------------------------------------------------------
 
 
-def _value(value: Any) -> str:
+LINE_WIDTH = 88
+"""Where a run's parameters and metrics wrap onto the next line."""
+
+
+def _value(value: Any, measured: bool = False) -> str:
+    """A value as a run's lines show it: measured floats to 4 decimals, settings as given."""
     if isinstance(value, bool) or value is None:
         return str(value).lower()
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 1e5 else f"{value:,.0f}"
+        if abs(value) >= 1e5:
+            return f"{value:,.0f}"
+        return f"{value:.4f}" if measured else f"{value:g}"
     if isinstance(value, int):
         return f"{value:,}" if abs(value) >= 10_000 else str(value)
     if isinstance(value, list):
@@ -160,6 +166,21 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def _wrapped(label: str, parts: list[str]) -> list[tuple[str, str]]:
+    """``parts`` joined by two spaces onto lines of at most :data:`LINE_WIDTH` characters."""
+    lines: list[tuple[str, str]] = []
+    current = ""
+    for part in parts:
+        if current and len(current) + 2 + len(part) > LINE_WIDTH:
+            lines.append(("" if lines else label, current))
+            current = part
+        else:
+            current = f"{current}  {part}" if current else part
+    if current:
+        lines.append(("" if lines else label, current))
+    return lines
+
+
 def describe_run(run: Run) -> list[tuple[str, str]]:
     """A run as ``(label, text)`` lines that every face shows the same way: what ran, on what,
     with which parameters, what it measured. Long or nested values are summarised (the JSON
@@ -171,18 +192,15 @@ def describe_run(run: Run) -> list[tuple[str, str]]:
         ("created", f"{run.created_at:%Y-%m-%d %H:%M:%S}"),
         ("timing", f"{elapsed} · steps {format_steps(run.steps)} · seed {_value(run.seed)}"),
     ]
-    if run.params:
-        lines.append(("params", " ".join(f"{k}={_value(v)}" for k, v in run.params.items())))
+    lines += _wrapped("params", [f"{k}={_value(v)}" for k, v in run.params.items()])
     for key, value in run.query.items():
         lines.append((f"query {key}", _value(value)))
     scalars = [(k, v) for k, v in run.metrics.items() if not isinstance(v, dict | list)]
-    for i in range(0, len(scalars), METRICS_PER_LINE):
-        part = scalars[i : i + METRICS_PER_LINE]
-        lines.append(("metrics" if i == 0 else "", "  ".join(f"{k} {_value(v)}" for k, v in part)))
+    lines += _wrapped("metrics", [f"{k} {_value(v, measured=True)}" for k, v in scalars])
     for key, value in run.metrics.items():
         if isinstance(value, dict | list):
-            lines.append((key, _value(value)))
+            lines.append((key, _value(value, measured=True)))
     for key, value in run.info.items():
-        lines.append((f"info {key}", _value(value)))
+        lines.append((f"info {key}", _value(value, measured=True)))
     lines.append(("data", f"fingerprint {run.fingerprint[:12]}"))
     return lines
