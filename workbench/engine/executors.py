@@ -17,7 +17,9 @@ Ray ships the function in one of two ways:
   training graph) still go through the object store.
 
 Each Ray worker deserialises the shipped function once per ``map`` and reuses it for every item
-it runs, so per-item state derived lazily from the graph is computed once per worker.
+it runs, so per-item state derived lazily from the graph is computed once per worker. A worker
+keeps the last function until the next ``map`` or until the driver's process ends (Ray's
+workers belong to the driver's job), so a node's copy of the graph stays pinned that long.
 
 Results come back to the driver, which alone writes the store and output files: nodes never open
 the DuckDB file. Results never depend on the executor: callers seed every query from its
