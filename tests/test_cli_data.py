@@ -54,3 +54,23 @@ def test_real_entry_point_prints_no_traceback(tmp_path: Path) -> None:
                            "--dataset", "x"], capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_drop_and_replace_remove_the_derived_files_of_old_versions(
+    tmp_path: Path, tiny_dir: Path
+) -> None:
+    from workbench.engine.store import Store
+
+    db = tmp_path / "wb.duckdb"
+    assert run("load", str(tiny_dir), "--dataset", "tiny", "--db", str(db))[0] == 0
+    store = Store(db)
+    old = store.cache_dir("tiny", store.dataset("tiny").fingerprint)
+    (old / "graph.npz").write_text("derived")
+    write(tiny_dir / "edges.csv", "board,pin\nB1,a\nB1,b\nB2,a\n")
+    assert run("load", str(tiny_dir), "--dataset", "tiny", "--replace", "--db", str(db))[0] == 0
+    assert not old.exists()
+    new = store.cache_dir("tiny", store.dataset("tiny").fingerprint)
+    (new / "graph.npz").write_text("derived")
+    code, _, err = run("drop", "--dataset", "tiny", "--yes", "--db", str(db))
+    assert code == 0, err
+    assert not store.artifacts_root("tiny").exists()
