@@ -78,7 +78,9 @@ def render(e: Explanation) -> list[str]:
     if e.notes:
         lines.append("")
         for note in e.notes:
-            lines += textwrap.wrap(f"note: {note}", WIDTH, subsequent_indent="      ")
+            lines += textwrap.wrap(
+                f"note: {note}", WIDTH, subsequent_indent="      ", break_on_hyphens=False
+            )
     return lines
 
 
