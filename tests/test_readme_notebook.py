@@ -23,8 +23,9 @@ def test_readme_notebook_example_runs(tmp_path: Path) -> None:
     (tmp_path / "sample_data").symlink_to(ROOT / "sample_data")
     code = notebook_example()
     assert "wb.recommend" in code and "wb.explain" in code and "wb.evaluate" in code
+    env = {**os.environ, "WORKBENCH_NO_SAMPLE": "1"}
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "WORKBENCH_NO_SAMPLE": "1"})  # fmt: skip
+                          text=True, timeout=600, env=env)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "walk.parquet").exists()
     assert (tmp_path / "walk.parquet.provenance.json").exists()

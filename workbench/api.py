@@ -137,8 +137,8 @@ def search(store: Store, dataset: str, text: str) -> pl.DataFrame:
     import polars as pl
 
     hits = _explore.search(store, dataset, text)
-    return pl.DataFrame([h._asdict() for h in hits],
-                        schema={"kind": pl.String, "id": pl.String, "title": pl.String})  # fmt: skip
+    schema = {"kind": pl.String, "id": pl.String, "title": pl.String}
+    return pl.DataFrame([h._asdict() for h in hits], schema=schema)
 
 
 def _query_pins(pins: Sequence[str | int] | Mapping[str | int, float] | str | None
@@ -176,7 +176,8 @@ def evaluate(store: Store, dataset: str, algo: str, params: Mapping[str, Any] | 
              protocol: str = _EVAL.protocol, split: str = _EVAL.split,
              k: Sequence[int] = _EVAL.ks, seed: int = _EVAL.seed,
              split_seed: int = _EVAL.split_seed, repeats: int = _EVAL.repeats,
-             negatives: int = _EVAL.negatives, boards: int | None = _EVAL.boards) -> Any:  # fmt: skip
+             negatives: int = _EVAL.negatives,
+             boards: int | None = _EVAL.boards) -> Any:  # fmt: skip
     """Evaluate ``algo`` on held-out pins and store the run. The result has ``run_id``,
     ``metrics`` (keyed like the CLI's JSON: ``"hr@10"``, ``"ndcg@10"``; means over
     ``repeats`` seeds), ``ci95`` and ``per_board`` (polars). Catalogue metrics (coverage, Gini,
@@ -245,8 +246,8 @@ def export(store: Store, run_id: int, *, format: str = _EXPORT.format,
 
     >>> wb.export(store, 12, format="parquet", out="exports/")
     """
-    request = _export.ExportRequest(int(run_id), format=format,
-                                    out=None if out is None else str(out), overwrite=force)  # fmt: skip
+    target = None if out is None else str(out)
+    request = _export.ExportRequest(int(run_id), format=format, out=target, overwrite=force)
     return _export.export(store, request).path
 
 
