@@ -77,6 +77,15 @@ def main() -> None:
             "service, store held open", timed(lambda: recommend(store, request), args.calls)
         )
     print(f"  overhead over the walk: not held {free - walk:.2f} ms, held {held - walk:.2f} ms")
+    probe = tmp / "fsync.probe"
+
+    def fsync_4k() -> None:
+        with probe.open("wb") as f:
+            f.write(b"x" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+
+    show("  disk: write + fsync of 4 KB (each stored run commits)", timed(fsync_4k, 20))
 
     env = {**os.environ, "WORKBENCH_NO_SAMPLE": "1"}
     command = [WORKBENCH, "--db", str(store.path), "recommend", "--dataset", "p20", "--pin", pin,
