@@ -206,8 +206,3 @@ def summarise(store: Store, dataset: str) -> DatasetSummary:
         )
         row = con.execute(f"SELECT count(DISTINCT board_idx) FROM {schema}.test").fetchone()
     return DatasetSummary(info, pin_deg, board_deg, int(row[0]) if row else 0)
-
-
-def dataset_summary(store: Store, dataset: str) -> dict[str, Any]:
-    """:func:`summarise` as the JSON document `workbench info --json` prints."""
-    return summarise(store, dataset).to_json()
