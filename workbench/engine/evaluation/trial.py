@@ -23,7 +23,7 @@ from workbench.engine import metrics as M
 from workbench.engine.evaluation.data import EvalData, reseed
 from workbench.engine.evaluation.ranking import rank_candidates
 from workbench.engine.progress import SILENT, Reporter
-from workbench.engine.recommenders.base import board_query, create, params_dict
+from workbench.engine.recommenders.base import Recommender, board_query, create, params_dict
 
 
 @dataclass
@@ -85,15 +85,16 @@ def run_trial(
     algo: str,
     params: Mapping[str, Any] | None = None,
     reporter: Reporter = SILENT,
+    fitted: Recommender | None = None,
 ) -> EvalResult:
-    """Fit ``algo`` with ``params`` on the split's training graph and evaluate it with the data's
-    seed (algorithm, negatives and ties): a pure function of its arguments. ``reporter`` gets
-    the boards done and may cancel (:class:`~workbench.engine.errors.Cancelled`)."""
+    """Fit ``algo`` with ``params`` on the split's training graph (or use ``fitted``, the same
+    model already fitted on it: fitting does not depend on the seed) and evaluate it with the
+    data's seed (algorithm, negatives and ties): a pure function of its arguments. ``reporter``
+    gets the boards done and may cancel (:class:`~workbench.engine.errors.Cancelled`)."""
     settings, split = data.settings, data.split
     reporter.check("the evaluation")
     started = time.perf_counter()
-    model = create(algo, dict(params or {}))
-    model.fit(split.train)
+    model = fitted or create(algo, dict(params or {})).fit(split.train)
     fit_s = time.perf_counter() - started
     n, depth = split.boards.size, data.depth or settings.depth
     top_pins = np.full((n, depth), -1, dtype=np.int32)
@@ -252,9 +253,18 @@ def run_repeats(
     """:func:`run_trial` for every seed of the settings' repeats over the same split (new
     negatives, ties and walks each time), combined by :func:`combine`."""
     seeds = data.settings.seeds
-    results = []
+    results: list[EvalResult] = []
+    model: Recommender | None = None
+    fit_s = 0.0
     for i, seed in enumerate(seeds):
         stage = f"seed {seed} ({i + 1} of {len(seeds)})" if len(seeds) > 1 else "scoring boards"
         part = reporter.scaled(i, 1, len(seeds), stage)
-        results.append(run_trial(reseed(data, seed), algo, params, part))
-    return combine(results)
+        if model is None and len(seeds) > 1:  # fitted once: fitting does not use the seed
+            started = time.perf_counter()
+            model = create(algo, dict(params or {})).fit(data.split.train)
+            fit_s = time.perf_counter() - started
+        results.append(run_trial(reseed(data, seed), algo, params, part, model))
+    combined = combine(results)
+    if model is not None:
+        combined.fit_s = fit_s
+    return combined
