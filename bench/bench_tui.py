@@ -100,7 +100,7 @@ class Heartbeat:
         return self.worst
 
 
-async def until(pilot: Any, condition: Callable[[], bool], timeout: float = 300) -> None:
+async def until(pilot: Any, condition: Callable[[], bool], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -150,7 +150,7 @@ async def latency_steps(store_path: Path, dataset: str | None) -> list[tuple[str
         if dataset:
             app.dataset = dataset
             await pilot.pause()
-        await step("2 Explore: degree histograms", lambda: press("2"),
+        await step("alt+2 Explore: degree histograms", lambda: press("alt+2"),
                    lambda: "pins" in str(q("#overview-text").render()))  # fmt: skip
 
         async def search() -> None:
@@ -158,8 +158,8 @@ async def latency_steps(store_path: Path, dataset: str | None) -> list[tuple[str
 
         await step("Explore: search '1'", search, lambda: q("#explore-results").row_count > 0)
         await step(
-            "7 Runs: runs listed, first run's results",
-            lambda: press("7"),
+            "alt+7 Runs: runs listed, first run's results",
+            lambda: press("alt+7"),
             lambda: q("#runs-table").row_count > 0 and q("#run-results").row_count > 0,
         )
 
@@ -186,7 +186,9 @@ async def latency_steps(store_path: Path, dataset: str | None) -> list[tuple[str
                    lambda: not isinstance(app.screen, PinPageScreen))  # fmt: skip
 
         await step(
-            "9 SQL: tables listed", lambda: press("9"), lambda: q("#sql-tables").row_count > 0
+            "alt+9 SQL: tables listed",
+            lambda: press("alt+9"),
+            lambda: q("#sql-tables").row_count > 0,
         )
 
         async def sql() -> None:
@@ -196,10 +198,10 @@ async def latency_steps(store_path: Path, dataset: str | None) -> list[tuple[str
 
         await step("SQL: SELECT * FROM <edges> (first 10,000 rows, page 1)", sql,
                    lambda: q("#sql-result").row_count > 0)  # fmt: skip
-        await step("8 Eval: form with algorithms", lambda: press("8"),
+        await step("alt+8 Eval: form with algorithms", lambda: press("alt+8"),
                    lambda: bool(q("#eval-ks").value))  # fmt: skip
 
-        await step("3 Recommend: form with algorithms", lambda: press("3"),
+        await step("alt+3 Recommend: form with algorithms", lambda: press("alt+3"),
                    lambda: isinstance(q("#rec-pins"), Input)
                    and isinstance(q("#rec-algo").value, str))  # fmt: skip
     return out
@@ -212,8 +214,10 @@ def latency(store: Path, dataset: str | None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         sample = Path(tmp) / "sample.duckdb"
-        subprocess.run([str(ROOT / ".venv" / "bin" / "workbench"), "--db", str(sample),
-                        "load", str(ROOT / "sample_data"), "--dataset", "sample"],
+        cli = [str(ROOT / ".venv" / "bin" / "workbench"), "--db", str(sample)]
+        subprocess.run([*cli, "load", str(ROOT / "sample_data"), "--dataset", "sample"],
+                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run([*cli, "recommend", "--dataset", "sample", "--pin", "p00001"],
                        check=True, capture_output=True)  # fmt: skip
         copy = Path(tmp) / "large.duckdb"
         shutil.copy(store, copy)  # never hold the real store; runs added here stay here

@@ -25,6 +25,7 @@ from textual_plotext import PlotextPlot
 
 from workbench.tui.jobs import Job, JobContext
 from workbench.tui.screens.base import WorkbenchScreen
+from workbench.tui.widgets.degree_histogram import integer_ticks
 from workbench.tui.widgets.param_form import ParamForm
 from workbench.tui.widgets.rows_table import RowsTable, format_score
 
@@ -51,6 +52,51 @@ def metric_table(
     ks = sorted({k for row in by_name.values() for k in row})
     rows = [(name, [row.get(k, "—") for k in ks]) for name, row in by_name.items()]
     return ks, rows, plain
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalView:
+    """What the screen shows of an evaluation, computed in the worker (it grows with the
+    number of boards): rank counts of the first held-out pin and the worst boards."""
+
+    ks: list[int]
+    rows: list[tuple[str, list[str]]]
+    plain: list[tuple[str, str]]
+    rank_counts: list[int]
+    """Boards whose first held-out pin came at rank 1 .. deepest k, then beyond it."""
+    metric: str | None
+    worst: list[tuple[str, int | None, float]]
+    """``(board, first hit or None, metric)`` of the worst boards, worst first."""
+    boards: int
+
+
+def eval_view(evaluation: Any) -> EvalView:
+    """The screen's tables and plots of ``evaluation`` (an ``evaluate.Evaluation``)."""
+    import polars as pl
+
+    ks, rows, plain = metric_table(evaluation.metrics, evaluation.ci95)
+    frame = evaluation.per_board
+    deepest = max(evaluation.ks) if evaluation.ks else 0
+    counts = [0] * (deepest + 1) if deepest else []
+    if deepest and frame.height:
+        hits = frame["first_hit"].fill_null(deepest + 1).clip(1, deepest + 1)
+        for rank, n in hits.value_counts().iter_rows():
+            counts[int(rank) - 1] += int(n)
+    metric = next(
+        (f"{m}@{k}" for m in ("ndcg", "hr", "recall") for k in reversed(ks)
+         if f"{m}@{k}" in frame.columns),
+        None,
+    )  # fmt: skip
+    worst: list[tuple[str, int | None, float]] = []
+    if metric is not None and frame.height:
+        ordered = frame.with_columns(pl.col("first_hit").fill_null(10**9).alias("_hit")).sort(
+            [metric, "_hit"], descending=[False, True]
+        )
+        worst = [
+            (str(r["board"]), r["first_hit"], float(r[metric]))
+            for r in ordered.head(WORST).iter_rows(named=True)
+        ]
+    return EvalView(ks, rows, plain, counts, metric, worst, frame.height)
 
 
 class EvalScreen(WorkbenchScreen):
@@ -231,7 +277,8 @@ class EvalScreen(WorkbenchScreen):
                 split=split,
                 **values,
             )
-            return evaluate.run(store, request, Reporter(ctx.progress, lambda: ctx.cancelled))
+            evaluation = evaluate.run(store, request, Reporter(ctx.progress, lambda: ctx.cancelled))
+            return evaluation, eval_view(evaluation)
 
         self.run_job(
             Job(
@@ -245,23 +292,23 @@ class EvalScreen(WorkbenchScreen):
 
     # -- results ------------------------------------------------------------------------------
 
-    def show(self, evaluation: Any) -> None:
+    def show(self, found: tuple[Any, EvalView]) -> None:
+        evaluation, view = found
         self.evaluation = evaluation
-        ks, rows, plain = metric_table(evaluation.metrics, evaluation.ci95)
         table = self.query_one("#eval-metrics", RowsTable)
         table.run_id = evaluation.run_id
-        table.set_columns("Metric", *(f"@{k}" for k in ks))
+        table.set_columns("Metric", *(f"@{k}" for k in view.ks))
         table.set_rows(
-            [(name, [name, *cells]) for name, cells in rows]
-            + [(name, [name, text]) for name, text in plain]
+            [(name, [name, *cells]) for name, cells in view.rows]
+            + [(name, [name, text]) for name, text in view.plain]
         )
         table.border_title = (
             f"Run {evaluation.run_id}: {evaluation.algorithm}, {evaluation.protocol} on "
             f"{evaluation.split} · {evaluation.boards:,} boards · {evaluation.elapsed_s:.1f} s"
         )
-        self._plot_metrics(evaluation, ks)
-        self._plot_ranks(evaluation)
-        self._list_worst(evaluation, ks)
+        self._plot_metrics(evaluation, view.ks)
+        self._plot_ranks(view)
+        self._list_worst(view)
 
     def _plot_metrics(self, evaluation: Any, ks: list[int]) -> None:
         plt = self.query_one("#eval-plot", PlotextPlot).plt
@@ -276,70 +323,42 @@ class EvalScreen(WorkbenchScreen):
             plt.xticks(ks, [str(k) for k in ks])
         self.query_one("#eval-plot", PlotextPlot).refresh()
 
-    def _plot_ranks(self, evaluation: Any) -> None:
+    def _plot_ranks(self, view: EvalView) -> None:
         """How many boards had their first held-out pin at each rank (and how many missed)."""
         widget = self.query_one("#eval-ranks", PlotextPlot)
         plt = widget.plt
         plt.clear_figure()
-        hits = evaluation.per_board["first_hit"] if evaluation.per_board.height else None
-        deepest = max(evaluation.ks) if evaluation.ks else 0
-        if hits is None or deepest == 0:
-            widget.refresh()
-            return
-        counts = [0] * (deepest + 1)
-        for value in hits.to_list():
-            counts[deepest if value is None else min(int(value), deepest + 1) - 1] += 1
-        labels = [str(r) for r in range(1, deepest + 1)] + [f">{deepest}"]
-        plt.bar(list(range(len(counts))), counts, marker="hd")
-        step = max(1, len(labels) // 8)
-        ticks = [*range(0, len(labels) - 1, step), len(labels) - 1]
-        plt.xticks(ticks, [labels[i] for i in ticks])
-        top = max(counts)
-        plt.yticks(*_integer_ticks(top))
-        plt.title(f"Rank of each board's first held-out pin ({sum(counts):,} boards)")
-        plt.xlabel("rank")
-        plt.ylabel("boards")
+        counts = view.rank_counts
+        if counts:
+            deepest = len(counts) - 1
+            labels = [str(r) for r in range(1, deepest + 1)] + [f">{deepest}"]
+            plt.bar(list(range(len(counts))), counts, marker="hd")
+            step = max(1, len(labels) // 8)
+            ticks = [*range(0, len(labels) - 1, step), len(labels) - 1]
+            plt.xticks(ticks, [labels[i] for i in ticks])
+            yticks = integer_ticks(max(counts))
+            plt.yticks([float(t) for t in yticks], [f"{t:,}" for t in yticks])
+            plt.title(f"Rank of each board's first held-out pin ({sum(counts):,} boards)")
+            plt.xlabel("rank")
+            plt.ylabel("boards")
         widget.refresh()
 
-    def _list_worst(self, evaluation: Any, ks: list[int]) -> None:
-        frame = evaluation.per_board
-        metric = next(
-            (
-                f"{m}@{k}"
-                for m in ("ndcg", "hr", "recall")
-                for k in reversed(ks)
-                if f"{m}@{k}" in frame.columns
-            ),
-            None,
-        )
+    def _list_worst(self, view: EvalView) -> None:
         table = self.query_one("#eval-worst", RowsTable)
-        table.set_columns("Board", "First hit", metric or "Metric")
-        if metric is None or frame.height == 0:
-            table.set_rows([])
-            return
-        import polars as pl
-
-        worst = frame.with_columns(pl.col("first_hit").fill_null(10**9).alias("_hit")).sort(
-            [metric, "_hit"], descending=[False, True]
-        )
+        table.set_columns("Board", "First hit", view.metric or "Metric")
         table.set_rows(
             [
                 (
-                    str(r["board"]),
-                    [
-                        str(r["board"]),
-                        Text(
-                            "missed" if r["first_hit"] is None else str(r["first_hit"]),
-                            justify="right",
-                        ),
-                        float(r[metric]),
-                    ],
+                    board,
+                    [board, Text("missed" if hit is None else str(hit), justify="right"), value],
                 )
-                for r in worst.head(WORST).iter_rows(named=True)
+                for board, hit, value in view.worst
             ]
         )
         table.border_title = (
-            f"Worst {min(WORST, frame.height):,} of {frame.height:,} boards by {metric}"
+            f"Worst {len(view.worst):,} of {view.boards:,} boards by {view.metric}"
+            if view.metric
+            else "Worst boards"
         )
 
     @on(DataTable.RowSelected, "#eval-worst")
@@ -379,10 +398,3 @@ class EvalScreen(WorkbenchScreen):
             board_pins.border_title = f"Pins of board {board} ({pins.size:,})"
 
         self.run_job(Job("eval.drill", f"Opening board {board}", run, done, show_progress=False))
-
-
-def _integer_ticks(top: int) -> tuple[list[int], list[str]]:
-    """Whole-number ticks from 0 to ``top`` (at most 5)."""
-    step = max(1, -(-top // 4))
-    ticks = list(range(0, top + step, step))
-    return ticks, [f"{t:,}" for t in ticks]

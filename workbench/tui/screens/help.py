@@ -1,4 +1,8 @@
-"""The F1 help: every key in reach on the current screen with its binding id, and how to remap."""
+"""The F1 help: every key of the current screen with its binding id, and how to remap.
+
+Keys in reach from the focused widget come first; then the keys of the screen's other widgets
+(e.g. the crop box's arrows on Visual, the row keys of its tables), which work once that widget
+has the focus."""
 
 from __future__ import annotations
 
@@ -28,8 +32,9 @@ class HelpScreen(ModalScreen[None]):
         app = below.app
         focused = below.focused
         chain = list(focused.ancestors_with_self) if focused is not None else [below, app]
+        others = [n for n in below.walk_children(with_self=False) if n not in chain]
         seen: set[str] = set()
-        for node in chain:
+        for node in [*chain, *others]:
             # Every binding in reach, also keys a focused text box would take as typing; the
             # keymap applied as Textual applies it.
             bindings = node._bindings.copy()

@@ -63,6 +63,7 @@ class ExplainPanel(Vertical):
         boards = RowsTable(id="explain-boards")
         boards.border_title = "Via boards"
         yield boards
+        yield Static(id="explain-notes")
 
     @classmethod
     def open_on(cls, screen: Screen[Any], run_id: int, pin: str) -> None:
@@ -88,6 +89,7 @@ class ExplainPanel(Vertical):
         self.run_id, self.pin, self.explanation = run_id, pin, None
         self.border_title = f"Why pin {pin} in run {run_id}"
         self.query_one("#explain-summary", Static).update("Explaining… (the walk is re-run)")
+        self.query_one("#explain-notes", Static).update("")
         for table in self.query(RowsTable):
             table.set_rows([])
         store = self.workbench.store
@@ -136,9 +138,10 @@ class ExplainPanel(Vertical):
             for key, label in (("crop", "Query crop"), ("matched_region", "Matched region")):
                 if visual.get(key):
                     grid.add_row(label, ",".join(map(str, visual[key])))
-        for note in data.get("notes", []):
-            grid.add_row("Note", str(note))
         self.query_one("#explain-summary", Static).update(grid)
+        self.query_one("#explain-notes", Static).update(
+            "\n".join(f"· {note}" for note in data.get("notes", []))
+        )
         amount = str(data.get("unit") or "visits").capitalize()
         by_query = self.query_one("#explain-query-pins", RowsTable)
         by_query.set_columns("Pin", amount, "Share")
