@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,18 @@ def test_a_held_read_only_store_turns_read_write_for_a_write(store: Store, tiny_
         with store.transaction() as con:
             con.execute("UPDATE datasets SET format = 'x' WHERE name = 'tiny'")
         assert store.query("SELECT format FROM datasets") == [("x",)]
+
+
+def test_operations_inside_a_transaction_are_part_of_it(store: Store, tiny_dir: Path) -> None:
+    """A nested operation inside a transaction (held store or not) writes through the
+    transaction's connection: a failure rolls all of it back."""
+    load_dataset(store, [tiny_dir], "tiny")
+    for hold in (False, True):
+        with store.open() if hold else contextlib.nullcontext():
+            with pytest.raises(RuntimeError), store.transaction():
+                with store.transaction() as inner:
+                    inner.execute("UPDATE datasets SET format = 'changed'")
+                with store.connect() as other:
+                    assert other.execute("SELECT format FROM datasets").fetchone() == ("changed",)
+                raise RuntimeError("stop")
+        assert store.query("SELECT format FROM datasets") == [("csv",)]

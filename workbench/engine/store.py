@@ -192,7 +192,8 @@ class _Slot:
     con: duckdb.DuckDBPyConnection | None = None
     read_only: bool = True
     depth: int = 0
-    in_transaction: bool = False
+    transaction: duckdb.DuckDBPyConnection | None = None
+    """The connection of the transaction in progress (operations inside it share it)."""
 
 
 _slots: dict[str, _Slot] = {}
@@ -356,7 +357,7 @@ class Store:
         """Make a read-only attachment read-write, on the same cursor (callers keep theirs)."""
         con = slot.con
         assert con is not None
-        if slot.in_transaction:
+        if slot.transaction is not None:
             raise StoreError(f"internal: a write to {self.path} inside a read-only transaction")
         con.execute("USE memory")
         con.execute(f"DETACH {CATALOG}")
@@ -402,9 +403,11 @@ class Store:
                 if not self._checked:
                     self._check_schema(slot.con, slot.read_only)
                     self._checked = True
-                if slot.depth > 1 and not slot.in_transaction:
-                    # a cursor of its own, so that an outer operation's streamed result
-                    # survives; inside a transaction the transaction's connection is shared
+                if slot.transaction is not None:
+                    yield slot.transaction  # inside a transaction: its connection
+                    return
+                if slot.depth > 1:
+                    # a cursor of its own, so that an outer operation's streamed result survives
                     cursor = slot.con.cursor()
                     cursor.execute(f"USE {CATALOG}")
                 yield cursor if cursor is not None else slot.con
@@ -422,19 +425,19 @@ class Store:
         Inside another transaction of the same thread it joins that one."""
         with self.connect() as con:
             slot = self._slot or _slot(self.path)
-            if slot.in_transaction:
+            if slot.transaction is not None:
                 yield con
                 return
             con.execute("BEGIN TRANSACTION")
-            slot.in_transaction = True
+            slot.transaction = con
             try:
                 yield con
             except BaseException:
-                slot.in_transaction = False
+                slot.transaction = None
                 with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
                 raise
-            slot.in_transaction = False
+            slot.transaction = None
             try:
                 con.execute("COMMIT")
             except duckdb.Error as exc:
