@@ -168,19 +168,40 @@ def explain(store: Store, request: ExplainRequest, reporter: Reporter = SILENT) 
     walk parameters the re-walk does not mirror, or a re-computed score that differs from the
     stored one (the algorithm changed since the run).
     """
+    from workbench.engine.explain import popularity
+    from workbench.engine.graph import load_graph
     from workbench.engine.runs import get_run
 
     if request.top < 1:
         raise WorkbenchError(f"the number of rows to list must be at least 1, got {request.top}")
-    with store.open(read_only=True):  # one attachment and one version of the data throughout
-        return _explain(store, request, get_run(store, request.run_id), reporter)
+    with store.open(read_only=True):  # the look-ups see one version of the data
+        run = get_run(store, request.run_id)
+        out, info, dense, batch_board = _locate(store, request, run)
+    # The graph, the re-walk and the power iterations do not hold the store: other processes
+    # may write meanwhile. What they read is checked to be the run's version of the dataset.
+    reporter.progress(0, 2, "explaining")
+    graph = load_graph(store, run.dataset)
+    if graph.fingerprint != run.fingerprint:
+        raise WorkbenchError(
+            f"dataset {run.dataset!r} changed while run {run.run_id} was being explained"
+        )
+    out.degree, out.popularity_rank = popularity(graph, dense)
+    out.n_pins = graph.n_pins
+    if run.kind == "visual":
+        _explain_visual(store, run, str(out.pin), out.score, info.pin_id_type, out)
+    else:
+        _explain_recommendation(store, run, dense, batch_board, request.top, info, out, reporter)
+    reporter.progress(2, 2, "explaining")
+    return out
 
 
-def _explain(store: Store, request: ExplainRequest, run: Run, reporter: Reporter) -> Explanation:
+def _locate(
+    store: Store, request: ExplainRequest, run: Run
+) -> tuple[Explanation, DatasetInfo, int, int | None]:
+    """The pin in the run's ranking: the explanation's head (degree and popularity still 0),
+    the dataset, the pin's dense id and, for a batch run, the board's dense id."""
     from workbench.engine.dataset import output_id, resolve_board, resolve_pins
-    from workbench.engine.explain import popularity
     from workbench.engine.explain_queries import batch_ranked_pin, names, ranked_pin
-    from workbench.engine.graph import load_graph
 
     if run.kind not in EXPLAINABLE_KINDS:
         raise WorkbenchError(f"run {run.run_id} {_UNRANKED.get(run.kind, 'stores no ranking')}")
@@ -212,23 +233,13 @@ def _explain(store: Store, request: ExplainRequest, run: Run, reporter: Reporter
     if found is None:
         raise NotFoundError(f"pin {original!r} is not in {where}")
     rank, score = found
-    reporter.progress(0, 2, "explaining")
-    graph = load_graph(store, run.dataset)
-    degree, pop_rank = popularity(graph, dense)
     out = Explanation(
         run_id=run.run_id, dataset=run.dataset, algorithm=run.algorithm, method="exact",
         pin=output_id(original, info.pin_id_type), title=title, rank=rank, score=score,
-        degree=degree, popularity_rank=pop_rank, n_pins=graph.n_pins, total=score, steps=0,
+        degree=0, popularity_rank=0, n_pins=0, total=score, steps=0,
+        board=output_id(board[1], info.board_id_type) if board is not None else None,
     )  # fmt: skip
-    if board is not None:
-        out.board = output_id(board[1], info.board_id_type)
-    if run.kind == "visual":
-        _explain_visual(store, run, original, score, info.pin_id_type, out)
-    else:
-        batch_board = board[0] if board is not None else None
-        _explain_recommendation(store, run, dense, batch_board, request.top, info, out, reporter)
-    reporter.progress(2, 2, "explaining")
-    return out
+    return out, info, dense, board[0] if board is not None else None
 
 
 EXPLAINABLE_KINDS = ("recommend", "visual", "batch")
