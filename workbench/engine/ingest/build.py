@@ -1,8 +1,9 @@
 """Building a dataset's tables from the staged tables: checks, dense ids, edges, views.
 
 Everything runs in DuckDB on the load's connection (its memory limit and spill directory apply):
-ids are mapped to dense int32 indexes by joins with small id maps, duplicate edges are merged by
-one aggregate over a packed 64-bit board-pin key, and no Python object is made per edge.
+ids are mapped to dense int32 indexes by joins with small id maps; edges become packed 64-bit
+board-pin keys, merged and sorted one key range at a time as numpy arrays; no Python object is
+made per edge.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import duckdb
 from workbench.engine.errors import InputError
 from workbench.engine.ingest import checks
 from workbench.engine.ingest.images import stage_image_dir, unreadable_images
+from workbench.engine.ingest.merge import merge_pairs
 from workbench.engine.ingest.staging import EDGE_KINDS, Stage, Staged
 from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.store import ident
@@ -196,15 +198,16 @@ def write_edges(con: duckdb.DuckDBPyConnection, schema: str, staged: Staged | No
     (max weight, first time); returns how many duplicate rows were merged.
 
     Each row becomes one BIGINT key, board in the high 32 bits, so key order is (board, pin)
-    order. The keys are cut into ranges of about :data:`PART_ROWS` rows; each range is merged and
-    sorted on its own and appended, so the table comes out sorted in bounded memory."""
+    order. The keys are cut into ranges of about :data:`PART_ROWS` rows; each range is fetched as
+    arrays, sorted and merged (:func:`merge_pairs`) and appended, so the table comes out sorted
+    with one range in memory at a time."""
     con.execute(f"CREATE TABLE {schema}.edges (board_idx INTEGER, pin_idx INTEGER, "
                 "weight DOUBLE, ts TIMESTAMP)")  # fmt: skip
     if staged is None:
         return 0
     has_w, has_t = _any(con, staged, "weight"), _any(con, staged, "ts")
     values = (f", {checks.WEIGHT_SQL} AS w" if has_w else "") + (
-        f", {checks.ts_sql(staged)} AS t" if has_t else ""
+        f", epoch_us({checks.ts_sql(staged)}) AS t" if has_t else ""
     )
     con.execute(
         f"CREATE TEMP TABLE _pairs AS SELECT (CAST(b.idx AS BIGINT) << 32) | p.idx AS k{values} "
@@ -212,16 +215,15 @@ def write_edges(con: duckdb.DuckDBPyConnection, schema: str, staged: Staged | No
     )
     staged.drop(con)
     n_raw = con.execute("SELECT count(*) FROM _pairs").fetchone()[0]  # type: ignore[index]
-    w = "max(w)" if has_w else "CAST(NULL AS DOUBLE)"
-    t = "min(t)" if has_t else "CAST(NULL AS TIMESTAMP)"
     ranges = key_ranges(con, "_pairs", n_raw)
     for i, where in enumerate(ranges):
         reporter.progress(i, len(ranges), "merging duplicate edges")
-        con.execute(
-            f"INSERT INTO {schema}.edges SELECT CAST(k >> 32 AS INTEGER), "
-            f"CAST(k & 4294967295 AS INTEGER), weight, ts FROM (SELECT k, {w} AS weight, "
-            f"{t} AS ts FROM _pairs WHERE {where} GROUP BY k) ORDER BY k"
-        )
+        rows = con.execute(f"SELECT * FROM _pairs WHERE {where}").fetchnumpy()
+        con.register("_merged", merge_pairs(rows["k"], rows.get("w"), rows.get("t")))
+        con.execute("SET preserve_insertion_order = true")  # append in key order
+        con.execute(f"INSERT INTO {schema}.edges SELECT * FROM _merged")
+        con.execute("SET preserve_insertion_order = false")
+        con.unregister("_merged")
     con.execute("DROP TABLE _pairs")
     n_edges = con.execute(f"SELECT count(*) FROM {schema}.edges").fetchone()[0]  # type: ignore[index]
     return int(n_raw - n_edges)
@@ -235,7 +237,7 @@ def key_ranges(con: duckdb.DuckDBPyConnection, table: str, n_rows: int) -> list[
         return ["true"]
     qs = ", ".join(f"{i / parts:.6f}" for i in range(1, parts))
     # big tables: quantiles of a 1% sample of row vectors, a cheap pass instead of a full sort
-    sample = " USING SAMPLE 1 PERCENT (system)" if n_rows >= 50 * PART_ROWS // 8 else ""
+    sample = " USING SAMPLE 1 PERCENT (system)" if n_rows >= 2_000_000 else ""
     cuts = con.execute(f"SELECT quantile_disc(k, [{qs}]) FROM {table}{sample}").fetchone()[0]  # type: ignore[index]
     bounds = [None, *sorted({int(c) for c in cuts or []}), None]
     return [
