@@ -183,3 +183,28 @@ async def test_walk_the_graph_from_a_run(runs_store: Store, make_app: MakeApp) -
         await pilot.press("v")  # similar images: the Visual screen with the pin
         await settle(pilot)
         assert app.current_mode == "visual" and app.visual_request == pin
+
+
+async def test_explain_a_real_walk(mini_store: Store, make_app: MakeApp) -> None:
+    """``e`` on a Pixie run's result: the panel fills from the explain service."""
+    from workbench.services.recommend import RecommendRequest, recommend
+
+    request = RecommendRequest("mini", pins=("p00", "p05"), params={"steps": "2000"}, k=5)
+    run = recommend(mini_store, request)
+    app = make_app(mini_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("7")
+        await settle(pilot)
+        results = app.screen.query_one("#run-results", RowsTable)
+        results.focus()
+        await pilot.pause()
+        pin = results.cursor_pin
+        await pilot.press("e")
+        await settle(pilot)
+        panel = app.screen.query_one(ExplainPanel)
+        assert panel.explanation is not None, panel.query_one("#explain-summary").render()
+        assert (panel.run_id, panel.explanation["pin"]) == (run.run_id, pin)
+        assert panel.query_one("#explain-query-pins", RowsTable).row_count >= 1
+        assert panel.query_one("#explain-boards", RowsTable).row_count >= 1
+        shares = [q["share"] for q in panel.explanation["by_query_pin"]]
+        assert abs(sum(shares) - 1) < 1e-6

@@ -254,6 +254,10 @@ class WorkbenchApp(App[None]):
         choice is remembered for the next start on this store."""
         if old == new:
             return
+        from workbench.tui.screens.pin_page import PinPageScreen
+
+        while isinstance(self.screen, PinPageScreen):  # its pages are the old dataset's
+            self.pop_screen()
         self.query_pins = self.dataset_state.query_pins
         if new is not None:
             self.state.remember_dataset(self.store.path, new)
