@@ -18,10 +18,11 @@ from PIL import Image, ImageDraw
 
 from tests.conftest import write
 from workbench.cli import main
-from workbench.engine.errors import NotFoundError, WorkbenchError
+from workbench.engine.errors import Cancelled, NotFoundError, WorkbenchError
 from workbench.engine.explain import explain_ppr, path_weights, trace_walk, walk_score
 from workbench.engine.graph import Attribute, Graph
 from workbench.engine.ingest import load_dataset
+from workbench.engine.progress import Reporter
 from workbench.engine.recommend import RecommendResult
 from workbench.engine.recommenders import Query, create
 from workbench.engine.recommenders.base import pack
@@ -261,6 +262,13 @@ def test_refusals_are_one_line(runs_store: tuple[Store, dict[str, int]]) -> None
         with pytest.raises(error) as info:
             explain(store, request)
         assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_cancelled_explanation_stops(runs_store: tuple[Store, dict[str, int]]) -> None:
+    store, runs = runs_store
+    pin, _ = ranked(store, runs["ppr"])[0]
+    with pytest.raises(Cancelled):
+        explain(store, ExplainRequest(runs["ppr"], pin), Reporter(is_cancelled=lambda: True))
 
 
 def copy_with_run(store: Store, tmp_path: Path, **changes: Any) -> tuple[Store, int]:

@@ -423,7 +423,9 @@ def _entry(w: sps.csr_matrix, i: int, j: int) -> float:
     return float(w.data[lo:hi][w.indices[lo:hi] == j].sum())
 
 
-def explain_ppr(model: PPR, query: Query, target: int) -> PinExplanation:
+def explain_ppr(
+    model: PPR, query: Query, target: int, reporter: Reporter = SILENT
+) -> PinExplanation:
     """Exact PPR: r_q PPR_q(target) per query pin q, and the last step's boards.
 
     PPR_q(target) for every q at once is one power iteration of the adjoint chain,
@@ -433,10 +435,10 @@ def explain_ppr(model: PPR, query: Query, target: int) -> PinExplanation:
     batch = pack([query], None, graph.n_pins)
     r = restart_vectors(graph, batch, slice(0, 1))[0]
     to_boards, to_pins = model._to_boards, model._to_pins  # P_pb^T and P_bp^T
-    x = _power(model, r, lambda y: to_pins @ (to_boards @ y))
+    x = _power(model, r, lambda y: to_pins @ (to_boards @ y), reporter)
     e = np.zeros(graph.n_pins)
     e[target] = 1.0
-    z = _power(model, e, lambda y: to_boards.T @ (to_pins.T @ y))
+    z = _power(model, e, lambda y: to_boards.T @ (to_pins.T @ y), reporter)
     pins = query.pins
     first = np.array([not np.any(pins[:n] == q) for n, q in enumerate(pins)], dtype=bool)
     parts = np.where(first, r[pins] * z[pins], 0.0)  # a pin given twice is counted once
@@ -464,12 +466,15 @@ def explain_ppr(model: PPR, query: Query, target: int) -> PinExplanation:
     )
 
 
-def _power(model: PPR, r: np.ndarray, step: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def _power(
+    model: PPR, r: np.ndarray, step: Callable[[np.ndarray], np.ndarray], reporter: Reporter
+) -> np.ndarray:
     """y = alpha r + (1 - alpha) step(y) iterated from y = r until the L1 change is below the
-    model's ``tol``, as :class:`PPR` does."""
+    model's ``tol``, as :class:`PPR` does (cancellable between iterations)."""
     alpha, tol = float(model.params.alpha), float(model.params.tol)
     y = r.copy()
     while True:
+        reporter.check("the explanation")
         nxt = alpha * r + (1 - alpha) * step(y)
         change = float(np.abs(nxt - y).sum())
         y = nxt
@@ -494,7 +499,7 @@ def explain_pin(
     if isinstance(model, P3alpha | RP3beta | ItemKNN):
         return explain_similarity(model, query, target)
     if isinstance(model, PPR):
-        return explain_ppr(model, query, target)
+        return explain_ppr(model, query, target, reporter)
     if isinstance(model, Popular):
         return None
     raise WorkbenchError(f"explaining {model.name} rankings is not supported")
