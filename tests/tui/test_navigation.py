@@ -47,6 +47,18 @@ async def test_screen_keys_inside_a_text_box(mini_store: Store, make_app: MakeAp
         await settle(pilot)
         assert app.current_mode == "explore"
 
+        box.focus()
+        await pilot.press("ctrl+pagedown")  # from inside the text box: the next screen
+        await settle(pilot)
+        assert app.current_mode == "recommend"
+        await pilot.press("ctrl+pageup")
+        await settle(pilot)
+        assert app.current_mode == "explore"
+        box.focus()
+        await pilot.press("escape", "7")  # Esc leaves the box; then a digit is a screen key
+        await settle(pilot)
+        assert app.current_mode == "runs" and box.value == "oc3"
+
 
 async def test_ctrl_t_says_which_theme(mini_store: Store, make_app: MakeApp) -> None:
     app = make_app(mini_store)

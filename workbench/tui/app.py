@@ -31,7 +31,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message_pump import MessagePump
 from textual.reactive import var
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
@@ -48,8 +48,10 @@ if TYPE_CHECKING:
 LOCK_RETRIES = 5
 LOCK_RETRY_DELAY_S = 1.0
 
-# (mode, title, default key): the order of the navigation bar. Each screen also has alt+key,
-# which works while a text box has the focus (a plain digit is typed into the box there).
+# (mode, title, default key): the order of the navigation bar. In a text box a digit is text:
+# there ctrl+PgUp/ctrl+PgDn go to the previous/next screen, Esc leaves the box (then digits
+# work), and alt+digit works in terminals that send it as such (kitty keyboard protocol; most
+# terminals send ESC+digit, which Textual reads as the macOS Option character).
 SCREENS: tuple[tuple[str, str, str], ...] = (
     ("datasets", "Datasets", "1"),
     ("explore", "Explore", "2"),
@@ -119,6 +121,18 @@ class WorkbenchApp(App[None]):
         Binding("ctrl+t", "next_theme", "Next theme", id="theme", show=False, priority=True),
         Binding("slash", "search", "Search box", id="search", show=False, priority=True),
         Binding("backspace", "back", "Back", id="back", show=False),
+        Binding(
+            "ctrl+pagedown", "cycle(1)", "Next screen", id="screen.next", show=False, priority=True
+        ),
+        Binding(
+            "ctrl+pageup",
+            "cycle(-1)",
+            "Previous screen",
+            id="screen.previous",
+            show=False,
+            priority=True,
+        ),
+        Binding("escape", "leave_text", "Leave the text box", id="leave_text", show=False),
         *(
             Binding(key, f"go('{mode}')", f"Go to {title}", id=f"screen.{mode}", show=False)
             for mode, title, key in SCREENS
@@ -314,6 +328,28 @@ class WorkbenchApp(App[None]):
         trail += [c for s in self.screen_stack if (c := getattr(s, "crumb", None))]
         return trail
 
+    def action_cycle(self, step: int) -> None:
+        """ctrl+PgDn / ctrl+PgUp: the next / previous screen, from anywhere."""
+        from workbench.tui.screens.pin_page import PinPageScreen
+
+        modes = [mode for mode, _, _ in SCREENS]
+        here = modes.index(self.current_mode) if self.current_mode in modes else 0
+        while isinstance(self.screen, PinPageScreen):
+            self.pop_screen()
+        self.action_go(modes[(here + step) % len(modes)])
+
+    def action_leave_text(self) -> None:
+        """Esc in a text box: the focus moves on to the next control that is not one, so the
+        screen keys (digits, ``a``, ``v``, ...) work again."""
+        focused = self.screen.focused
+        chain = self.screen.focus_chain
+        start = chain.index(focused) if focused in chain else -1
+        for widget in chain[start + 1 :] + chain[: max(start, 0)]:
+            if not isinstance(widget, Input | TextArea):
+                widget.focus()
+                return
+        self.screen.set_focus(None)
+
     async def action_search(self) -> None:
         """``/``: focus the screen's search box (select its text if it has the focus already)."""
         focused = self.screen.focused
@@ -325,6 +361,10 @@ class WorkbenchApp(App[None]):
             focused.select_all()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_text":
+            return isinstance(self.screen.focused, Input) and not isinstance(
+                self.screen, ModalScreen
+            )
         if action == "search":
             # ``/`` stays a character where one may type it: paths, SQL, and screens
             # without a search box.
