@@ -153,6 +153,17 @@ def _fmt(v: Any, digits: int = 4) -> str:
     return str(v)
 
 
+def _setup_value(value: Any) -> str:
+    if isinstance(value, dict):  # a holdout: method and amount
+        amount = (
+            f"{value.get('fraction')} of each board"
+            if value.get("fraction")
+            else f"{value.get('holdout')} per board"
+        )
+        return f"({value.get('method')}, {amount})"
+    return str(value)
+
+
 def _print_evaluations(out: cmp.EvaluationsComparison) -> None:
     heads = [f"run {row.run_id} {row.algorithm}"[:16] for row in out.table]
     width = 24 if any(any(v is not None for v in row.ci95.values()) for row in out.table) else 17
@@ -172,7 +183,7 @@ def _print_evaluations(out: cmp.EvaluationsComparison) -> None:
                 d = row.delta[m]
                 cells.append(f"{d:>+10.4f}" if d is not None else f"{'-':>10}")
         click.echo(f"{m:<15}" + "".join(cells))
-    setup = ", ".join(f"{k} {v}" for k, v in out.setup.items() if v is not None)
+    setup = ", ".join(f"{k} {_setup_value(v)}" for k, v in out.setup.items() if v is not None)
     click.echo(f"\nall on: {setup}")
     click.echo(
         f"paired tests per board against run {out.table[0].run_id} (delta with its 95% "

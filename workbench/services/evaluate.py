@@ -222,7 +222,16 @@ def run(store: Store, request: EvalRequest, reporter: Reporter = SILENT) -> Eval
         ks=list(data.settings.ks),
         boards=int(result.boards.size),
         short_boards=data.short_boards,
-        negatives=data.negatives_source if data.settings.protocol == "sampled" else None,
+        negatives=(
+            data.negatives_source
+            + (
+                "; drawn again for each seed"
+                if len(result.seeds) > 1 and "sampled" in data.negatives_source
+                else ""
+            )
+            if data.settings.protocol == "sampled"
+            else None
+        ),
         elapsed_s=result.elapsed_s,
         fit_s=result.fit_s,
         ms_per_query=result.ms_per_query,
