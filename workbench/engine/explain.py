@@ -16,7 +16,8 @@ the row normalisation; ItemKNN: x[b, i] x[b, j] over the cosine's denominator), 
 contributes w_i W[i, j] and each path its share of that, exactly.
 
 Exact PPR: the score is linear in the restart distribution, so query pin q contributes
-r_q PPR_q(j); the boards are those of the last step into j, x(j) = (1 - alpha) sum_b
+r_q PPR_q(j), all q at once from one reverse power iteration; the boards are those of the last
+step into j, x(j) = (1 - alpha) sum_b
 sum_{p in b} x(p) / deg(p) / deg(b) for a pin that is not a query pin.
 """
 
@@ -95,11 +96,9 @@ WALK_PARAMS = frozenset(
         "credit",
     }
 )  # fmt: skip
-"""The Pixie parameters :func:`trace_walk` mirrors (any value)."""
-
-WALK_NEUTRAL: dict[str, Any] = {}
-"""Newer walk parameters that the mirror handles only at one value (the one that walks exactly
-like the parameters above): name -> that value."""
+"""The Pixie parameters :func:`trace_walk` mirrors, at any value. A parameter added to Pixie
+is refused until the mirror handles it and it is listed here (with a case in the test that
+re-walks every ranked pin)."""
 
 
 def unsupported_params(algo: str, params: dict[str, Any]) -> str | None:
@@ -109,15 +108,9 @@ def unsupported_params(algo: str, params: dict[str, Any]) -> str | None:
     known = {f.name for f in param_fields(algo)}
     walk = issubclass(algorithm(algo), Pixie)
     for key, value in params.items():
-        if key in known and (not walk or key in WALK_PARAMS):
-            continue
-        if walk and key in known and WALK_NEUTRAL.get(key, _NONE) == value:
-            continue
-        return f"{key}={value!r}"
+        if key not in known or (walk and key not in WALK_PARAMS):
+            return f"{key}={value!r}"
     return None
-
-
-_NONE = object()
 
 
 def seeded(algo: str) -> bool:
@@ -430,7 +423,8 @@ def explain_ppr(
 
     PPR_q(target) for every q at once is one power iteration of the adjoint chain,
     z = alpha e_target + (1 - alpha) P z (P the pin -> board -> pin transitions), so that
-    z_q = PPR_q(target) (Fogaras et al. call it the reverse PageRank)."""
+    z_q = PPR_q(target): the target's PageRank contribution vector (Andersen et al., "Local
+    computation of PageRank contributions", WAW 2007)."""
     graph = model.graph
     batch = pack([query], None, graph.n_pins)
     r = restart_vectors(graph, batch, slice(0, 1))[0]
