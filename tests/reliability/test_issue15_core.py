@@ -55,13 +55,13 @@ def test_a_reload_cannot_commit_in_the_middle_of_a_recommendation(
     original = engine_recommend.pin_rows
     reload: list[subprocess.CompletedProcess[str]] = []
 
-    def reload_then_map(store: Store, dataset: str, dense: object) -> object:
+    def reload_then_map(store: Store, dataset: str, *rest: object) -> object:
         env = {**os.environ, "WORKBENCH_LOCK_TIMEOUT": "0.5"}
         reload.append(subprocess.run(
             [WORKBENCH, "--db", str(store.path), "load", str(other), "--dataset", "tiny",
              "--replace"], env=env, capture_output=True, text=True, timeout=120,
         ))  # fmt: skip
-        return original(store, dataset, dense)  # type: ignore[arg-type]
+        return original(store, dataset, *rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine_recommend, "pin_rows", reload_then_map)
     before = tiny.dataset("tiny").fingerprint

@@ -6,6 +6,7 @@ functions are the one place where the two are translated.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,53 @@ def _canonical(value: Any, id_type: str) -> str:
     return text
 
 
+@dataclass(frozen=True, eq=False)
+class PinTable:
+    """Every pin's original id and title by dense id, and the dense id of each original id."""
+
+    ids: np.ndarray  # object: str
+    titles: list[str | None]
+    index: dict[str, int]
+
+
+PIN_TABLE_MAX = 2_000_000
+"""Datasets with more pins than this are never held in memory (look-ups stay in SQL)."""
+_pin_tables: dict[tuple[Any, ...], PinTable] = {}
+_pin_table_uses: dict[tuple[Any, ...], int] = {}
+_pin_tables_lock = threading.Lock()
+
+
+def pin_table(store: Store, dataset: str, info: DatasetInfo) -> PinTable | None:
+    """The pins of this version of ``dataset`` held in memory, built the second time a process
+    asks (a one-off command keeps its single SQL look-up; a notebook, the TUI or a batch of calls
+    then resolves ids without a query); None until then, and for very large datasets."""
+    key = (str(store.path.resolve()), dataset, info.fingerprint, info.loaded_at)
+    with _pin_tables_lock:
+        found = _pin_tables.get(key)
+        if found is not None or info.pins > PIN_TABLE_MAX:
+            return found
+        _pin_table_uses[key] = _pin_table_uses.get(key, 0) + 1
+        if _pin_table_uses[key] < 2:
+            return None
+    with store.connect(read_only=True) as con:
+        got = con.execute(f"SELECT pin, title FROM {table(dataset, 'pins')} ORDER BY idx")
+        arrays = got.fetchnumpy()
+    ids = np.asarray(arrays["pin"], dtype=object)
+    titles = arrays["title"]
+    if isinstance(titles, np.ma.MaskedArray):
+        missing = np.ma.getmaskarray(titles)
+        values = np.ma.getdata(titles)
+        title_list = [None if m else str(t) for t, m in zip(values, missing, strict=True)]
+    else:
+        title_list = [None if t is None else str(t) for t in titles]
+    built = PinTable(ids, title_list, {str(p): i for i, p in enumerate(ids)})
+    with _pin_tables_lock:
+        _pin_tables[key] = built
+        while len(_pin_tables) > 2:
+            del _pin_tables[next(iter(_pin_tables))]
+    return built
+
+
 def resolve_pins(
     store: Store, dataset: str, pins: Sequence[Any], info: DatasetInfo | None = None
 ) -> np.ndarray:
@@ -65,14 +113,18 @@ def resolve_pins(
     dataset's ``info`` when at hand (it saves a read)."""
     info = info or store.dataset(dataset)
     wanted = [_canonical(p, info.pin_id_type) for p in pins]
-    with store.connect(read_only=True) as con:
-        rows = dict(
-            con.execute(
-                f"SELECT pin, idx FROM {table(dataset, 'pins')} WHERE pin IN "
-                "(SELECT unnest(?::VARCHAR[]))",
-                [wanted],
-            ).fetchall()
-        )
+    held = pin_table(store, dataset, info)
+    if held is not None:
+        rows = {p: held.index[p] for p in wanted if p in held.index}
+    else:
+        with store.connect(read_only=True) as con:
+            rows = dict(
+                con.execute(
+                    f"SELECT pin, idx FROM {table(dataset, 'pins')} WHERE pin IN "
+                    "(SELECT unnest(?::VARCHAR[]))",
+                    [wanted],
+                ).fetchall()
+            )
     for p in wanted:
         if p not in rows:
             raise NotFoundError(f"unknown pin {p!r} in dataset {dataset!r}")
@@ -124,10 +176,14 @@ def output_id(value: str, id_type: str) -> str | int:
     return int(value) if id_type == "integer" else value
 
 
-def pin_rows(store: Store, dataset: str, dense: np.ndarray) -> dict[int, tuple[str, str | None]]:
+def pin_rows(store: Store, dataset: str, dense: np.ndarray,
+             info: DatasetInfo | None = None) -> dict[int, tuple[str, str | None]]:  # fmt: skip
     """Original id and title of the given dense pin ids."""
     if dense.size == 0:
         return {}
+    held = pin_table(store, dataset, info or store.dataset(dataset))
+    if held is not None:
+        return {int(i): (str(held.ids[i]), held.titles[i]) for i in dense}
     found = store.query(
         f"SELECT idx, pin, title FROM {table(dataset, 'pins')} "
         "WHERE idx IN (SELECT unnest(?::INTEGER[]))",

@@ -157,7 +157,7 @@ def recommend(
         ranking = model.recommend(query, k, seed)
         elapsed_ms = (time.perf_counter() - started) * 1000
         reporter.check("recommend")
-        rows = pin_rows(store, dataset, ranking.pins)
+        rows = pin_rows(store, dataset, ranking.pins, info)
         results = pl.DataFrame(
             {
                 "rank": np.arange(1, ranking.pins.size + 1, dtype=np.int32),
