@@ -33,7 +33,7 @@ from workbench.services import batch, visual
 from workbench.services.batch import BatchRequest
 from workbench.services.explain import ExplainRequest, Explanation, explain
 from workbench.services.recommend import RecommendRequest, recommend
-from workbench.services.visual import IndexRequest, SearchRequest
+from workbench.services.visual import FuseRequest, IndexRequest, SearchRequest
 
 QUERY_PINS = ["p00000", "p00001", "p00002"]
 
@@ -402,6 +402,30 @@ def test_batch_rankings_are_explained_per_board(
     pin = pl.read_parquet(out).filter(pl.col("board") == "b0001")["pin"][0]
     with pytest.raises(WorkbenchError, match=r"order .* is not stored"):
         explain(copy, ExplainRequest(run.run_id, pin, board="b0001"))
+
+
+@pytest.mark.parametrize("method", ["rrf", "weighted"])
+def test_fusion_scores_split_over_the_fused_runs(
+    runs_store: tuple[Store, dict[str, int]], tmp_path: Path, method: str
+) -> None:
+    store, runs = runs_store
+    copy = Store(tmp_path / "copy.duckdb")
+    shutil.copy(store.path, copy.path)
+    fused = visual.fuse(copy, FuseRequest((runs["pixie"], runs["rp3beta"]), method,
+                                          weights=(0.7, 0.3), k=10))  # fmt: skip
+    for pin, score in zip(fused.results["pin"], fused.results["score"], strict=True):
+        e = explain(copy, ExplainRequest(fused.run_id, pin))
+        assert e.method == "fusion"
+        assert [r.run_id for r in e.by_run] == [runs["pixie"], runs["rp3beta"]]
+        assert math.isclose(sum(r.contribution for r in e.by_run), score, rel_tol=1e-9)
+        assert math.isclose(sum(r.share for r in e.by_run), 1.0, rel_tol=1e-9)
+        for part in e.by_run:
+            listed = dict(ranked(copy, part.run_id))
+            assert (part.rank is None) == (pin not in listed)
+            assert part.score is None or part.score == listed[pin]
+    text = CliRunner().invoke(main, ["explain", str(fused.run_id), "--pin", pin, "--db",
+                                     str(copy.path)])  # fmt: skip
+    assert text.exit_code == 0 and "from run" in text.stdout
 
 
 # -- the CLI --------------------------------------------------------------------------------------

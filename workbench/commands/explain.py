@@ -65,6 +65,12 @@ def render(e: Explanation) -> list[str]:
         if v.crop is not None:
             region = ",".join(map(str, v.matched_region)) if v.matched_region else "not stored"
             lines.append(f"crop {','.join(map(str, v.crop))}, matched region {region}")
+    if e.by_run:
+        lines += ["", f"{'from run':<20}  {'rank':>6}  {'contribution':>12}  {'share':>6}"]
+        for r in e.by_run:
+            rank = f"{r.rank:,}" if r.rank is not None else "–"
+            label = _cut(f"{r.run_id} {r.algorithm}", 20)
+            lines.append(f"{label:<20}  {rank:>6}  {_num(r.contribution):>12}  {r.share:>6.1%}")
     if e.by_query_pin:
         lines += ["", *_table("query pin", unit, [
             (_label(q.pin, q.others, "query pins"), q.visits, q.share, q.title or "")

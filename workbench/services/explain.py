@@ -27,10 +27,11 @@ if TYPE_CHECKING:
 # The engine (numba, scipy) is imported inside the functions that use it, so a face that only
 # needs the dataclasses above (the TUI's panel, the CLI's --help) does not pay for it.
 
-METHODS = ("walk", "exact", "visual", "popularity")
+METHODS = ("walk", "exact", "visual", "popularity", "fusion")
 """How an explanation was obtained: ``walk`` (visits re-counted by re-walking the run),
 ``exact`` (the score split over query pins and 3-step paths), ``visual`` (the stored image
-similarity), ``popularity`` (the score is the pin's number of boards)."""
+similarity), ``popularity`` (the score is the pin's number of boards), ``fusion`` (the score
+split over the fused runs)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,20 @@ class BoardPart:
 
 
 @dataclass(frozen=True)
+class RunPart:
+    """What one fused run gave a fusion's score: the pin's rank and score there (None when it
+    did not rank the pin), its contribution (weight / (rrf_k + rank), or weight x the min-max
+    normalised score) and share."""
+
+    run_id: int
+    algorithm: str
+    rank: int | None
+    score: float | None
+    contribution: float
+    share: float
+
+
+@dataclass(frozen=True)
 class VisualMatch:
     """A visual run's evidence: cosine similarity, distance (1 - cosine), the query's crop box
     (x, y, w, h) and the pin's best-matching region when the run stored it (None otherwise)."""
@@ -106,6 +121,7 @@ class Explanation:
     visual: VisualMatch | None = None
     notes: list[str] = field(default_factory=list)
     board: str | int | None = None  # batch runs: the board whose ranking was explained
+    by_run: list[RunPart] = field(default_factory=list)  # fusion runs: the fused runs
 
     @property
     def unit(self) -> str:
@@ -147,7 +163,12 @@ class Explanation:
             "n_boards": self.n_boards,
             "notes": list(self.notes),
             "board": self.board,
-        }
+            "by_run": [
+                {"run_id": r.run_id, "algorithm": r.algorithm, "rank": r.rank, "score": r.score,
+                 "contribution": r.contribution, "share": r.share}
+                for r in self.by_run
+            ],
+        }  # fmt: skip
         if self.visual is not None:
             v = self.visual
             doc["visual"] = {
@@ -189,6 +210,8 @@ def explain(store: Store, request: ExplainRequest, reporter: Reporter = SILENT) 
     out.n_pins = graph.n_pins
     if run.kind == "visual":
         _explain_visual(store, run, str(out.pin), out.score, info.pin_id_type, out)
+    elif run.kind == "fusion":
+        _explain_fusion(store, run, str(out.pin), out)
     else:
         _explain_recommendation(store, run, dense, batch_board, request.top, info, out, reporter)
     reporter.progress(2, 2, "explaining")
@@ -242,11 +265,8 @@ def _locate(
     return out, info, dense, board[0] if board is not None else None
 
 
-EXPLAINABLE_KINDS = ("recommend", "visual", "batch")
-_UNRANKED = {
-    "eval": "is an evaluation: it stores metrics, not a ranking to explain",
-    "fusion": "fuses other runs' rankings: explain a pin in the runs it fused",
-}
+EXPLAINABLE_KINDS = ("recommend", "visual", "batch", "fusion")
+_UNRANKED = {"eval": "is an evaluation: it stores metrics, not a ranking to explain"}
 
 
 def _explain_recommendation(
@@ -456,3 +476,46 @@ def _matched_region(
     if abs(found.cosine - score) > REGION_ATOL:
         return None, f"the best region now scores {found.cosine:.4f}, not {score:.4f}"
     return found, ""
+
+
+def _explain_fusion(store: Store, run: Run, pin: str, out: Explanation) -> None:
+    """The fused score split over the fused runs, as ``services.visual.fuse`` computed it:
+    reciprocal rank fusion, sum of w / (rrf_k + rank), or weighted min-max scores."""
+    from workbench.engine.runs import get_run, run_results
+
+    params = run.params
+    method = str(params.get("method", ""))
+    ids = [int(r) for r in params.get("runs", [])]
+    weights = params.get("weights") or [1.0] * len(ids)
+    if method not in ("rrf", "weighted") or len(weights) != len(ids):
+        raise WorkbenchError(f"run {run.run_id} fused with {method!r}, which explain cannot split")
+    parts: list[tuple[int, str, int | None, float | None, float]] = []
+    for rid, weight in zip(ids, weights, strict=True):
+        ranked = run_results(store, rid)
+        pins, scores = ranked["pin"].to_list(), ranked["score"].to_list()
+        at = pins.index(pin) if pin in pins else None
+        value = 0.0
+        if at is not None and method == "rrf":
+            value = float(weight) / (float(params.get("rrf_k", 60)) + at + 1)
+        elif at is not None:
+            lo, hi = min(scores), max(scores)
+            value = float(weight) * (1.0 if hi == lo else (scores[at] - lo) / (hi - lo))
+        score = float(scores[at]) if at is not None else None
+        parts.append((rid, get_run(store, rid).algorithm, at, score, value))
+    total = sum(p[4] for p in parts)
+    if not math.isclose(total, out.score, rel_tol=1e-9):
+        raise WorkbenchError(
+            f"run {run.run_id} cannot be reproduced: the fused runs give pin {out.pin!r} "
+            f"{total!r}, the run stored {out.score!r}"
+        )
+    out.method = "fusion"
+    for rid, algo, at, score, value in parts:
+        out.by_run.append(
+            RunPart(run_id=rid, algorithm=algo, rank=None if at is None else at + 1, score=score,
+                    contribution=value, share=value / total if total > 0 else 0.0)
+        )  # fmt: skip
+    out.notes.append(
+        "fusion: reciprocal rank fusion, each run's weight / (rrf_k + the pin's rank there)"
+        if method == "rrf"
+        else "fusion: each run's weight x the pin's score there, min-max normalised over its list"
+    )
