@@ -4,8 +4,10 @@ For a walk (Pixie, pixie-dn) the run is re-walked with its own seed, parameters 
 version, counting only the chosen pin's visits: which query pin's walk and which board each visit
 came through. For P3alpha, RP3beta, ItemKNN and exact PPR the score is split exactly over the
 query pins and the boards on the pin -> board -> pin paths. For a visual run the stored cosine
-and query (crop box) are shown. Every explanation carries the pin's degree and popularity rank,
-so popularity bias is visible. Nothing large is stored.
+and query (crop box) are shown, with the matched region of a crop search recomputed; a fusion's
+score is split over the fused runs; a batch run is explained board by board. Every explanation
+carries the pin's degree and popularity rank, so popularity bias is visible. Nothing large is
+stored.
 """
 
 from __future__ import annotations
@@ -184,9 +186,9 @@ class Explanation:
 def explain(store: Store, request: ExplainRequest, reporter: Reporter = SILENT) -> Explanation:
     """Why ``request.pin`` is in run ``request.run_id``'s ranking (see the module docstring).
 
-    Refused in one line: an unknown run or pin, a pin the run did not rank, a run that stores no
-    ranking (evaluation, batch, fusion), a dataset changed since the run (other fingerprint),
-    walk parameters the re-walk does not mirror, or a re-computed score that differs from the
+    Refused in one line: an unknown run or pin, a pin the run did not rank, an evaluation (no
+    ranking), a batch run without a board, a dataset changed since the run (other fingerprint),
+    parameters the re-computation does not know, or a re-computed score that differs from the
     stored one (the algorithm changed since the run).
     """
     from workbench.engine.explain import popularity
