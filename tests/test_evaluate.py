@@ -429,3 +429,19 @@ def test_full_protocol_on_validation_never_ranks_test_pins(clustered: Store) -> 
         assert set(val.split.relevant_of(i).tolist()) <= pool
         assert not held_test.get(int(b), set()) & pool
         assert not set(val.graph.pins_of(int(b)).tolist()) & pool
+
+
+def test_evaluate_service_result_and_board_drill_down(clustered: Store) -> None:
+    from workbench.services.evaluate import EvalRequest, board_detail, run
+
+    request = EvalRequest("clustered", "itemknn", negatives=20, ks=(5, 10), repeats=2)
+    result = run(clustered, request)
+    assert result.seeds == [0, 1] and result.to_json()["split_seed"] == 0
+    per_board = result.per_board
+    assert per_board.height == result.boards and "hr@10" in per_board.columns
+    hit = per_board.filter(per_board["first_hit"].is_not_null()).row(0, named=True)
+    detail = board_detail(clustered, result.run_id, hit["board"])
+    assert detail.held_out and detail.ranking.height == 10
+    marked = detail.ranking.filter(detail.ranking["held_out"])
+    assert marked["rank"].min() == hit["first_hit"]
+    assert detail.metrics["hr@10"] == pytest.approx(hit["hr@10"])
