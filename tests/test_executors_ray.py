@@ -9,9 +9,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -31,6 +33,7 @@ from workbench.engine.executors import (
     _memmap_in,
     _memmap_out,
     _put,
+    for_remote,
     make_executor,
 )
 from workbench.engine.ingest import load_dataset
@@ -43,6 +46,7 @@ PIXIE = {"steps": "2000"}
 
 @dataclass
 class SimulatedCluster:
+    cluster: Any  # ray.cluster_utils.Cluster
     executor: RayExecutor
     address: str
     processes: list[int]  # raylets, GCS, object managers... of every node
@@ -66,6 +70,23 @@ def _alive(pid: int) -> bool:
 
 def _timeout(signum: int, frame: FrameType | None) -> None:
     raise TimeoutError(f"the simulated Ray cluster tests took over {DEADLINE_S} s")
+
+
+def _start_a_worker_on_each_node(executor: RayExecutor) -> None:
+    """One task pinned to each node, so both have a worker ready (under load a worker takes
+    seconds to start, and Ray would meanwhile give every task to the node that has one)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    ref = ray.put(abs)
+    nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU")]
+    pinned = [
+        executor._task.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)
+        ).remote([ref], -1)
+        for node in nodes
+    ]
+    assert len(nodes) == 2 and [answer for _, answer in ray.get(pinned)] == [1, 1]
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +115,8 @@ def sim() -> Iterator[SimulatedCluster]:
             for p in infos
         ]
         executor = RayExecutor(address=cluster.address)
-        yield SimulatedCluster(executor, cluster.address, processes, seen)
+        _start_a_worker_on_each_node(executor)
+        yield SimulatedCluster(cluster, executor, cluster.address, processes, seen)
     finally:
         if timed:
             signal.alarm(0)
@@ -113,6 +135,48 @@ def sim() -> Iterator[SimulatedCluster]:
     assert not left, f"Ray processes still running after the cluster shut down: {left}"
 
 
+def _on_both_nodes(fn: Callable[[Any], Any], folder: Path) -> Callable[[Any], Any]:
+    """``fn``, but each call first waits (up to a minute) until both nodes have started one: a
+    task takes milliseconds, and Ray would otherwise be free to give all of them to one node."""
+
+    def call(item: Any) -> Any:
+        import ray
+
+        (folder / ray.get_runtime_context().get_node_id()).touch()
+        deadline = time.monotonic() + 60
+        while len(list(folder.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return fn(item)
+
+    return call
+
+
+@dataclass
+class BothNodes:
+    """The simulated cluster's executor, with every map's items spread over both nodes."""
+
+    inner: RayExecutor
+    scratch: Path
+    name = "ray"
+
+    @property
+    def workers(self) -> int:
+        return self.inner.workers
+
+    @property
+    def tasks_per_node(self) -> Counter[str]:
+        return self.inner.tasks_per_node
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Any]:
+        folder = Path(tempfile.mkdtemp(dir=self.scratch))
+        return self.inner.map(_on_both_nodes(for_remote(fn), folder), items)
+
+
+@pytest.fixture
+def both(sim: SimulatedCluster, tmp_path: Path) -> BothNodes:
+    return BothNodes(sim.executor, tmp_path)
+
+
 def _pid_and_calls() -> Any:
     calls: list[int] = []
 
@@ -124,10 +188,12 @@ def _pid_and_calls() -> Any:
 
 
 @pytest.mark.slow
-def test_work_spreads_over_nodes_and_each_worker_deserialises_once(sim: SimulatedCluster) -> None:
-    out = list(sim.executor.map(_pid_and_calls(), list(range(8))))
+def test_work_spreads_over_nodes_and_each_worker_deserialises_once(
+    sim: SimulatedCluster, both: BothNodes
+) -> None:
+    out = list(both.map(_pid_and_calls(), list(range(8))))
     assert [r[2] for r in out] == [i * 10 for i in range(8)]  # in order
-    assert len(sim.executor.tasks_per_node) == 2 and sum(sim.executor.tasks_per_node.values()) == 8
+    assert len(both.tasks_per_node) == 2 and sum(both.tasks_per_node.values()) == 8
     by_worker: dict[int, list[int]] = {}
     for pid, calls, _ in out:
         by_worker.setdefault(pid, []).append(calls)
@@ -141,21 +207,19 @@ def test_work_spreads_over_nodes_and_each_worker_deserialises_once(sim: Simulate
 
 @pytest.mark.slow
 def test_batch_on_two_nodes_matches_local_bit_for_bit(
-    sim: SimulatedCluster, sample_store: Store, tmp_path: Path
+    both: BothNodes, sample_store: Store, tmp_path: Path
 ) -> None:
     args = (sample_store, "sample", "pixie", PIXIE)
     local = batch_recommend(*args, tmp_path / "l.parquet", k=5, seed=11, chunk=64)
-    remote = batch_recommend(
-        *args, tmp_path / "r.parquet", k=5, seed=11, chunk=29, executor=sim.executor
-    )
+    remote = batch_recommend(*args, tmp_path / "r.parquet", k=5, seed=11, chunk=29, executor=both)
     assert remote.complete and remote.executor == "ray" and remote.rows == local.rows > 0
-    assert len(sim.executor.tasks_per_node) == 2  # both nodes answered boards
+    assert len(both.tasks_per_node) == 2  # both nodes answered boards
     assert pl.read_parquet(local.out).equals(pl.read_parquet(remote.out))
 
 
 @pytest.mark.slow
 def test_sweep_on_two_nodes_matches_local_bit_for_bit(
-    sim: SimulatedCluster, store: Store, tmp_path: Path
+    both: BothNodes, store: Store, tmp_path: Path
 ) -> None:
     from workbench.engine.sweep import SweepPlan, start_sweep
 
@@ -166,9 +230,9 @@ def test_sweep_on_two_nodes_matches_local_bit_for_bit(
         for n in range(2)
     ]
     local = start_sweep(store, plans[0], executor=LocalExecutor(1))
-    remote = start_sweep(store, plans[1], executor=sim.executor)
+    remote = start_sweep(store, plans[1], executor=both)
     assert len(local.trials) == len(remote.trials) == 3
-    assert len(sim.executor.tasks_per_node) == 2
+    assert len(both.tasks_per_node) == 2
     by_steps = {t.params["steps"]: t.metrics for t in local.trials}
     assert all(by_steps[t.params["steps"]] == t.metrics for t in remote.trials)
 
@@ -208,7 +272,8 @@ def test_graph_cache_files_travel_by_path_with_shared_files(
     assert set(sim.executor.map(held, [0, 1])) == {None}  # the object store ships the arrays
     args = (sample_store, "sample", "pixie", PIXIE)
     local = batch_recommend(*args, tmp_path / "l.parquet", k=5, seed=2, chunk=64)
-    remote = batch_recommend(*args, tmp_path / "r.parquet", k=5, seed=2, chunk=50, executor=shared)
+    on_both = BothNodes(shared, tmp_path)
+    remote = batch_recommend(*args, tmp_path / "r.parquet", k=5, seed=2, chunk=50, executor=on_both)
     assert len(shared.tasks_per_node) == 2
     assert pl.read_parquet(local.out).equals(pl.read_parquet(remote.out))
 
@@ -251,7 +316,7 @@ def test_a_failed_task_is_one_line(sim: SimulatedCluster) -> None:
         return int("not a number")
 
     with pytest.raises(WorkbenchError, match=r"^board 3 is not in the graph$"):
-        list(sim.executor.map(bad_board, list(range(5))))
+        list(sim.executor.map(bad_board, [3]))  # one item: no other task to cancel (kill)
     with pytest.raises(WorkbenchError) as failed:
         list(sim.executor.map(broken, [1]))
     message = str(failed.value)
@@ -264,3 +329,21 @@ def test_one_process_uses_one_ray(sim: SimulatedCluster) -> None:
     assert RayExecutor(address=sim.address).workers == 2  # the same cluster again: fine
     with pytest.raises(WorkbenchError, match="already uses Ray at"):
         RayExecutor()  # a private one as well: refused, not silently the cluster
+
+
+@pytest.mark.slow
+def test_losing_a_node_mid_map_reruns_its_tasks_on_the_other(
+    sim: SimulatedCluster, both: BothNodes
+) -> None:
+    # the module's last test: it removes one of the two nodes
+    def slow(item: int) -> int:
+        time.sleep(0.2)
+        return item * 2
+
+    answers = both.map(slow, list(range(12)))
+    got = [next(answers), next(answers)]
+    victim = next(iter(sim.cluster.worker_nodes))
+    sim.cluster.remove_node(victim, allow_graceful=False)
+    got.extend(answers)
+    assert got == [i * 2 for i in range(12)]
+    assert len(sim.executor.tasks_per_node) == 2  # both ran some, the survivor the rest
