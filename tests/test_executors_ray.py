@@ -40,7 +40,7 @@ from workbench.engine.ingest import load_dataset
 from workbench.engine.recommend import load_model
 from workbench.engine.store import Store
 
-DEADLINE_S = 240  # the whole module, cluster start and stop included; ~40 s on a loaded 2-core box
+DEADLINE_S = 240  # the whole module, cluster start and stop included: 70-95 s at load 14-17
 PIXIE = {"steps": "2000"}
 
 
