@@ -293,6 +293,7 @@ def copy_with_run(store: Store, tmp_path: Path, **changes: Any) -> tuple[Store, 
     ("changes", "words"),
     [
         ({"params": {"steps": 100_000, "walkers": 7}}, "walkers=7, which explain cannot"),
+        ({"params": {"credit": "rao-blackwell"}}, "credit='rao-blackwell', which explain"),
         ({"algorithm": "rp3beta", "params": {"beta": 0.6, "gamma": 2}}, "gamma=2, which explain"),
         ({"score_factor": 1.5}, "cannot be reproduced"),
         ({"kind": "eval"}, "is an evaluation"),

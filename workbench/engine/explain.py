@@ -101,6 +101,14 @@ is refused until the mirror handles it and it is listed here (with a case in the
 re-walks every ranked pin)."""
 
 
+WALK_CHOICES: dict[str, tuple[str, ...]] = {
+    "allocation": ("paper", "equal"),
+    "credit": ("sample", "expected"),
+    "bias_side": ("board", "pin", "both"),
+}
+"""The values of Pixie's choice parameters that the mirror handles (a new value is refused)."""
+
+
 def unsupported_params(algo: str, params: dict[str, Any]) -> str | None:
     """None when a run of ``algo`` with these stored parameters can be explained, else the first
     parameter that cannot (as ``name=value``): one the algorithm no longer has, or for a walk one
@@ -109,6 +117,8 @@ def unsupported_params(algo: str, params: dict[str, Any]) -> str | None:
     walk = issubclass(algorithm(algo), Pixie)
     for key, value in params.items():
         if key not in known or (walk and key not in WALK_PARAMS):
+            return f"{key}={value!r}"
+        if walk and key in WALK_CHOICES and value not in WALK_CHOICES[key]:
             return f"{key}={value!r}"
     return None
 
