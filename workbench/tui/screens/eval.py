@@ -129,6 +129,7 @@ class EvalScreen(WorkbenchScreen):
                     ("ks", "k list"),
                     ("seed", "seed"),
                     ("repeats", "repeats"),
+                    ("boards", "boards"),
                 ):
                     with Horizontal(classes="param-row"):
                         yield Label(label, classes="param-name")
@@ -202,6 +203,9 @@ class EvalScreen(WorkbenchScreen):
         self.query_one("#eval-ks", Input).value = ",".join(map(str, defaults.get("ks", ())))
         self.query_one("#eval-seed", Input).value = str(defaults.get("seed", 0))
         self.query_one("#eval-repeats", Input).value = str(defaults.get("repeats", 1))
+        boards = self.query_one("#eval-boards", Input)
+        boards.placeholder = "all"
+        boards.value = "" if defaults.get("boards") is None else str(defaults["boards"])
 
     def _dataset_changed(self, _dataset: str | None) -> None:
         """Results belong to the dataset they were computed on: a switch clears them."""
@@ -231,6 +235,11 @@ class EvalScreen(WorkbenchScreen):
                 problems.append(f"{name}: expected a whole number >= {minimum}")
             else:
                 values[name] = int(text)
+        boards = self.query_one("#eval-boards", Input).value.strip()
+        if boards and (not boards.isdigit() or int(boards) < 1):
+            problems.append("boards: expected a whole number >= 1, or blank for all")
+        elif boards:
+            values["boards"] = int(boards)
         try:
             values["ks"] = parse_int_list(self.query_one("#eval-ks", Input).value, "k list")
         except ParseError as exc:

@@ -109,8 +109,8 @@ class PinPageScreen(WorkbenchScreen):
                                     ()))  # fmt: skip
         self.query_one("#page-text", Static).update(text)
         table = self.query_one("#page-boards", RowsTable)
-        shown = f"first {len(detail.boards):,} of " if detail.more else ""
-        table.border_title = f"Boards with pin {detail.pin} ({shown}{detail.degree:,})"
+        shown = f"{len(detail.boards):,} of " if detail.more else ""
+        table.border_title = f"Boards ({shown}{detail.degree:,})"
         table.set_rows(
             [
                 (str(b["board"]), [str(b["board"]), b.get("name") or "", int(b["pins"])])
@@ -138,7 +138,7 @@ class PinPageScreen(WorkbenchScreen):
         pins = self.query_one("#page-board-pins", RowsTable)
 
         def done(detail: Any) -> None:
-            shown = f"first {len(detail.pins):,} of " if detail.more else ""
+            shown = f"{len(detail.pins):,} of " if detail.more else ""
             pins.border_title = f"Pins of board {board} ({shown}{detail.size:,})"
             pins.set_rows(
                 [(str(p["pin"]), [str(p["pin"]), p.get("title") or ""]) for p in detail.pins]
