@@ -298,7 +298,7 @@ def _explain_recommendation(
     model = load_model(store, run.dataset, run.algorithm, run.params)
     if model.graph.fingerprint != run.fingerprint:
         raise WorkbenchError(
-            f"dataset {run.dataset!r} changed while run {run.run_id} was explained"
+            f"dataset {run.dataset!r} changed while run {run.run_id} was being explained"
         )
     index = 0
     if batch_board is None:
