@@ -37,6 +37,7 @@ The file (all keys but ``datasets`` and ``algorithms`` optional)::
     label = "pixie"                       # default: the algorithm's name
     algorithm = "pixie"
     datasets = ["pinterest-20"]           # optional: only on these datasets
+    repeats = 2                           # optional: test seeds for this one
     params = { steps = "100000" }         # fixed
     grid = { alpha = ["0.5", "0.9"] }     # tuned on validation by `tuning.metric`
 """
@@ -81,6 +82,9 @@ class AlgorithmSpec:
     grid: dict[str, list[str]] = field(default_factory=dict)
     datasets: tuple[str, ...] = ()
     """Run on these datasets only (empty: on all)."""
+    repeats: int | None = None
+    """Test seeds for this algorithm (None: the study's ``repeats``), e.g. fewer for costly
+    settings; its per-board values are still paired with the others' on the same boards."""
 
 
 @dataclass(frozen=True)
@@ -108,15 +112,17 @@ class StudySpec:
     catalogue_metrics: tuple[str, ...]
     baseline: str | None
 
-    def settings(self, role: str) -> EvalSettings:
-        """The evaluation settings of ``role``: test, validation (tuning) or catalogue."""
+    def settings(self, role: str, algo: AlgorithmSpec | None = None) -> EvalSettings:
+        """The evaluation settings of ``role``: test, validation (tuning) or catalogue (for
+        ``algo``, which may ask for its own number of test repeats)."""
         fields = dict(self.evaluation)
         if role == "validation":
             fields = {**fields, "repeats": 1, **self.tuning}
         elif role == "catalogue":
             fields = {**fields, "repeats": 1, **(self.catalogue or {}), "protocol": "full"}
         else:
-            fields = {**fields, "repeats": self.repeats}
+            repeats = algo.repeats if algo is not None and algo.repeats else self.repeats
+            fields = {**fields, "repeats": repeats}
         request = EvalRequest(dataset="-", algorithm="-", split="test", **fields)
         settings = request.settings()
         return replace(settings, split="validation" if role == "validation" else "test")
@@ -202,6 +208,7 @@ def read_study(path: str | Path) -> StudySpec:
             params=_strings(path, f"algorithms[{i}].params", a.get("params") or {}),
             grid={str(k): [str(v) for v in vs] for k, vs in grid.items()},
             datasets=tuple(str(d) for d in a.get("datasets") or ()),
+            repeats=int(a["repeats"]) if "repeats" in a else None,
         )
         algorithms.append(spec)
     if not algorithms:
@@ -374,7 +381,7 @@ def _evaluate_once(
     role: str,
     reporter: Reporter,
 ) -> Run:
-    settings = spec.settings(role)
+    settings = spec.settings(role, algo)
     key = _key(spec.name, dataset, fingerprint, algo.algorithm, params, settings.to_info(), role)
     found = _stored(store, dataset, key)
     if found is not None:
@@ -550,6 +557,7 @@ def render_report(spec: StudySpec, result: StudyResult, plot_names: Mapping[str,
         fixed = ", ".join(f"{k}={v}" for k, v in a.params.items()) or "defaults"
         grid = "; ".join(f"{k} ∈ {{{', '.join(v)}}}" for k, v in a.grid.items()) or "not tuned"
         only = f" (only on {', '.join(a.datasets)})" if a.datasets else ""
+        only += f" ({a.repeats} test seeds)" if a.repeats else ""
         lines.append(f"- **{a.label}** (`{a.algorithm}`){only}: {fixed}; grid: {grid}")
     for dataset, fingerprint in result.fingerprints.items():
         rows = [r for r in result.rows if r.dataset == dataset]
