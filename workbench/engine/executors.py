@@ -156,6 +156,15 @@ def _call(ref: list[Any], item: Any) -> tuple[str, Any]:
     return ray.get_runtime_context().get_node_id(), fn(item)
 
 
+def _cluster_of(ray: Any) -> str:
+    """The address of the cluster this process's Ray is part of ("" when Ray cannot say, as
+    through Ray Client)."""
+    try:
+        return str(ray.get_runtime_context().gcs_address)
+    except Exception:  # only an identity for _session: never worth an error
+        return ""
+
+
 def _task_failed(exc: Exception) -> WorkbenchError:
     """A failed Ray task as one line: the task's own :class:`WorkbenchError` as it was raised,
     anything else as its last line (Ray's text carries the remote traceback)."""
@@ -199,7 +208,7 @@ class RayExecutor:
         self._started = False
         asked = address or "local"
         if ray.is_initialized():
-            ours = _session and _session[1] == ray.get_runtime_context().gcs_address
+            ours = _session and _session[1] == _cluster_of(ray)
             if ours and _session[0] != asked:
                 raise WorkbenchError(
                     f"this process already uses Ray at {_session[0]!r}; it cannot also use "
@@ -224,7 +233,7 @@ class RayExecutor:
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise WorkbenchError(f"cannot start or reach {where}: {first}") from None
             self._started = True
-            _session[:] = [asked, ray.get_runtime_context().gcs_address]
+            _session[:] = [asked, _cluster_of(ray)]
         self.workers = workers or int(ray.cluster_resources().get("CPU", 1))
         self.shared_files = shared_files
         self.tasks_per_node: Counter[str] = Counter()
