@@ -79,7 +79,7 @@ def pin_table(store: Store, dataset: str, info: DatasetInfo) -> PinTable | None:
     """The pins of this version of ``dataset`` held in memory, built the second time a process
     asks (a one-off command keeps its single SQL look-up; a notebook, the TUI or a batch of calls
     then resolves ids without a query); None until then, and for very large datasets."""
-    key = (str(store.path.resolve()), dataset, info.fingerprint, info.loaded_at)
+    key = (store.key, dataset, info.fingerprint, info.loaded_at)
     with _pin_tables_lock:
         found = _pin_tables.get(key)
         if found is not None or info.pins > PIN_TABLE_MAX:

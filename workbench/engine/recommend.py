@@ -49,7 +49,7 @@ def load_model(store: Store, dataset: str, algo: str,
     if not isinstance(params, cls.Params):
         params = parse_params(algo, params)
     info = info or store.dataset(dataset)
-    key = (str(store.path.resolve()), dataset, info.fingerprint, algo, params)
+    key = (store.key, dataset, info.fingerprint, algo, params)
     with _lock:
         if key in _models:
             _models.move_to_end(key)

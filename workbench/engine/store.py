@@ -194,6 +194,9 @@ class _Slot:
     depth: int = 0
     transaction: duckdb.DuckDBPyConnection | None = None
     """The connection of the transaction in progress (operations inside it share it)."""
+    versions: dict[str, tuple[int, DatasetInfo]] | None = None
+    """Datasets read during this attachment (no other process can change them meanwhile), with
+    the catalogue-write count they were read at."""
 
 
 _slots: dict[str, _Slot] = {}
@@ -283,9 +286,17 @@ class Store:
         self._checked = False
         self._held: AbstractContextManager[Store] | None = None
         self._slot: _Slot | None = None
+        self._key: str | None = None
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
+
+    @property
+    def key(self) -> str:
+        """The store file's resolved path: what caches of its contents are keyed by."""
+        if self._key is None:
+            self._key = str(self.path.resolve())
+        return self._key
 
     def __getstate__(self) -> dict[str, Any]:
         """A handle sent to another process carries its path and settings, not this one's
@@ -395,6 +406,7 @@ class Store:
             if slot.con is None:
                 slot.con = self._retrying(lambda: _attach(slot, self.path, read_only))
                 slot.read_only = read_only
+                slot.versions = {}
             elif slot.read_only and not read_only:
                 self._upgrade(slot)
             slot.depth += 1
@@ -525,31 +537,44 @@ class Store:
 
     def dataset(self, name: str) -> DatasetInfo:
         """The catalogue row of dataset ``name``; read in full only when its version (fingerprint
-        and load time) is new to this process."""
+        and load time) is new to this process, and not even probed again while the store is held
+        (no other process can change it then)."""
         validate_dataset_name(name)
         if self.path.exists():
             with self.connect(read_only=True) as con:
-                version = con.execute(
-                    "SELECT fingerprint, loaded_at FROM datasets WHERE name = ?", [name]
-                ).fetchone()
-                if version is not None:
-                    key = (str(self.path.resolve()), name, *version)
-                    with _infos_lock:
-                        info = _infos.get(key)
-                    if info is None:
-                        row = con.execute(
-                            f"SELECT {', '.join(_DATASET_COLUMNS)} FROM datasets WHERE name = ?",
-                            [name],
-                        ).fetchone()
-                        assert row is not None
-                        info = _dataset_from_row(row)
-                        with _infos_lock:
-                            _infos[key] = info
-                            while len(_infos) > _INFOS_SIZE:
-                                del _infos[next(iter(_infos))]
+                slot = self._slot
+                assert slot is not None
+                seen = slot.versions.get(name) if slot.versions is not None else None
+                if seen is not None and seen[0] == _catalogue_writes[0]:
+                    return seen[1]
+                info = self._read_dataset(con, name)
+                if info is not None:
+                    if slot.versions is not None:
+                        slot.versions[name] = (_catalogue_writes[0], info)
                     return info
         known = ", ".join(d.name for d in self.datasets()) or "none loaded"
         raise NotFoundError(f"unknown dataset {name!r} (known: {known})")
+
+    def _read_dataset(self, con: duckdb.DuckDBPyConnection, name: str) -> DatasetInfo | None:
+        version = con.execute(
+            "SELECT fingerprint, loaded_at FROM datasets WHERE name = ?", [name]
+        ).fetchone()
+        if version is None:
+            return None
+        key = (self.key, name, *version)
+        with _infos_lock:
+            info = _infos.get(key)
+        if info is None:
+            row = con.execute(
+                f"SELECT {', '.join(_DATASET_COLUMNS)} FROM datasets WHERE name = ?", [name]
+            ).fetchone()
+            assert row is not None
+            info = _dataset_from_row(row)
+            with _infos_lock:
+                _infos[key] = info
+                while len(_infos) > _INFOS_SIZE:
+                    del _infos[next(iter(_infos))]
+        return info
 
     def drop(self, name: str) -> None:
         self.dataset(name)
@@ -568,13 +593,19 @@ _infos_lock = threading.Lock()
 _INFOS_SIZE = 64
 
 
+_catalogue_writes = [0]
+"""How many times this process changed a catalogue row (versions read before are stale)."""
+
+
 def drop_dataset_tables(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Remove a dataset's schema and catalogue row (inside the caller's transaction)."""
+    _catalogue_writes[0] += 1
     con.execute(f"DROP SCHEMA IF EXISTS {ident(validate_dataset_name(name))} CASCADE")
     con.execute("DELETE FROM datasets WHERE name = ?", [name])
 
 
 def insert_dataset_row(con: duckdb.DuckDBPyConnection, info: DatasetInfo) -> None:
+    _catalogue_writes[0] += 1
     values = [getattr(info, c) for c in _DATASET_COLUMNS]
     for i, c in enumerate(_DATASET_COLUMNS):
         if c in ("sources", "pin_attributes", "board_attributes"):
