@@ -81,7 +81,7 @@ class WalkParams(NamedTuple):
 
 def walk_graph(graph: Graph, topic: str | None = None) -> WalkGraph:
     """The walk arrays of ``graph``; with ``topic`` (a pin attribute) ready for biased walks."""
-    degree = graph.pin_degree.astype(np.int64)
+    degree = np.asarray(graph.pin_degree, dtype=np.int64)  # no copy: it is int64
     pin_boards, board_codes = graph.pin_boards, np.zeros(0, dtype=np.int32)
     board_pins, pin_codes = graph.board_pins, np.zeros(0, dtype=np.int32)
     if topic is not None:
