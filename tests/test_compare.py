@@ -387,3 +387,15 @@ def test_stability_study_is_stored_as_a_run(
     assert run.kind == "stability" and run.info["stability"]["table"] == out.table
     queries = set(run_results(store, out.run_id)["query"].to_list())
     assert queries == {f"steps={n} seed={s}" for n in (50, 500) for s in (0, 1)}
+
+
+def test_compare_plot_of_per_board_differences(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values = np.linspace(0, 1, 12)
+    a = _eval_run(store, "popular", values, 0.3)
+    b = _eval_run(store, "itemknn", values[::-1], 0.4)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, ["compare", str(a), str(b), "--plot", "--db", str(store.path)])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "exports" / f"compare-{a}-{b}-boards.png").exists()

@@ -156,6 +156,29 @@ def interval_chart(
     return _save(fig, path)
 
 
+def board_differences(
+    diffs: Sequence[tuple[str, Sequence[float]]], metric: str, path: Path, title: str = ""
+) -> Path:
+    """Per-board differences of ``metric`` against a baseline, one histogram per run (label,
+    values), with the mean marked."""
+    fig = Figure(figsize=(5.6, 3.6))
+    ax = fig.add_subplot(1, 1, 1)
+    for label, values in diffs:
+        finite = [v for v in values if math.isfinite(v)]
+        if finite:
+            line = ax.hist(finite, bins=41, alpha=0.5, label=label)
+            color = line[2][0].get_facecolor() if len(line[2]) else None
+            ax.axvline(sum(finite) / len(finite), color=color, linestyle="--", linewidth=1)
+    ax.axvline(0.0, color="grey", linewidth=0.8)
+    ax.set_xlabel(f"per-board difference in {metric} (run - baseline)")
+    ax.set_ylabel("boards")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
 def rank_scatter(
     label_a: str, label_b: str, shared: Sequence[tuple[str, int, int]], path: Path
 ) -> Path:

@@ -29,7 +29,7 @@ from workbench.engine.errors import NotFoundError
 from workbench.engine.evaluation.stability import StabilityResult, ranking_stability
 from workbench.engine.export import DEFAULT_DIR
 from workbench.engine.progress import SILENT, Reporter
-from workbench.engine.runs import get_run, run_results
+from workbench.engine.runs import get_run, run_board_metrics, run_results
 from workbench.engine.store import Store
 
 __all__ = [
@@ -100,8 +100,27 @@ def _plots(store: Store, result: Comparison, directory: Path) -> list[Path]:
             )
             for r in result.runs
         ]
-        path = directory / f"compare-{'-'.join(map(str, ids))}.png"
-        return [plots.metric_curves(curves, path)]
+        stem = f"compare-{'-'.join(map(str, ids))}"
+        files = [plots.metric_curves(curves, directory / f"{stem}.png")]
+        metric = next(
+            (m for m in result.tests if m.startswith("ndcg@")), next(iter(result.tests), None)
+        )
+        if metric is not None:
+            boards = [run_board_metrics(store, r.run_id) for r in result.runs]
+            base = boards[0].select("board", metric)
+            diffs = []
+            for label, other in zip(result.runs[1:], boards[1:], strict=True):
+                joined = base.join(other.select("board", metric), on="board", suffix="_b")
+                diffs.append((label.label, (joined[f"{metric}_b"] - joined[metric]).to_list()))
+            files.append(
+                plots.board_differences(
+                    diffs,
+                    metric,
+                    directory / f"{stem}-boards.png",
+                    title=f"against {result.runs[0].label}",
+                )
+            )
+        return files
     files = []
     for comp in result.comparisons:
         first = comp.per_query[0]
