@@ -12,6 +12,7 @@ The file (all keys but ``datasets`` and ``algorithms`` optional)::
 
     name = "walks"                        # tags the runs (default: the file's stem)
     description = "..."                   # the report's first paragraph
+    findings = "..."                      # optional: the report's last section (what it shows)
     metrics = ["hr@10", "ndcg@10"]        # reported, with intervals
     repeats = 5                           # test runs: seeds seed .. seed + repeats - 1
     baseline = "rp3beta"                  # label the others are compared with (paired)
@@ -101,6 +102,7 @@ class StudySpec:
     path: Path
     name: str
     description: str
+    findings: str
     datasets: tuple[DatasetSpec, ...]
     algorithms: tuple[AlgorithmSpec, ...]
     evaluation: dict[str, Any]
@@ -230,6 +232,7 @@ def read_study(path: str | Path) -> StudySpec:
         path=path,
         name=str(doc.get("name") or path.stem),
         description=str(doc.get("description") or ""),
+        findings=str(doc.get("findings") or ""),
         datasets=tuple(datasets),
         algorithms=tuple(algorithms),
         evaluation=evaluation,
@@ -601,6 +604,8 @@ def render_report(spec: StudySpec, result: StudyResult, plot_names: Mapping[str,
                 lines.append("| " + " | ".join(cells) + " |")
         if dataset in plot_names:
             lines += ["", f"![{spec.metrics[0]} on {dataset}]({plot_names[dataset]})"]
+    if spec.findings:
+        lines += ["", "## Findings", "", spec.findings.strip()]
     return "\n".join(lines) + "\n"
 
 
