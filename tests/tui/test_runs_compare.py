@@ -85,3 +85,26 @@ async def test_compare_bad_input(runs_store: Store, make_app: MakeApp) -> None:
         await settle(pilot)
         assert "unknown run 99" in str(error.render())
         assert app.is_running
+
+
+async def test_runs_filter_by_parameter_and_show_a_dash_without_steps(
+    runs_store: Store, make_app: MakeApp
+) -> None:
+    from workbench.engine.runs import save_run
+
+    fingerprint = runs_store.dataset("mini").fingerprint
+    save_run(runs_store, dataset="mini", kind="recommend", algorithm="rp3beta",
+             params={"alpha": 0.5}, seed=0, fingerprint=fingerprint)  # fmt: skip
+    app = make_app(runs_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("7")
+        await settle(pilot)
+        table = app.screen.query_one("#runs-table", RowsTable)
+        labels = [str(c.label) for c in table.ordered_columns]
+        run_at, steps_at = labels.index("Run"), labels.index("Steps")
+        steps = {str(table.get_row_at(i)[run_at]): str(table.get_row_at(i)[steps_at])
+                 for i in range(table.row_count)}  # fmt: skip
+        assert steps == {"3": "–", "2": "1,000", "1": "1,000"}
+        app.screen.query_one("#runs-text", Input).value = "alpha=0.5"
+        await settle(pilot)
+        assert table.row_count == 1 and table.cursor_key == "3"
