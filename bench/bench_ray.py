@@ -1,6 +1,7 @@
 """What shipping a graph to Ray nodes costs: object store vs shared files vs the local executor.
 
 Usage: .venv/bin/python bench/bench_ray.py [--edges 1000000,10000000,100000000]
+                                            [--store-edges 2000000]
 
 For each size, a synthetic power-law board/pin graph (both CSR directions, int32 neighbours,
 int64 offsets, no weights) is built in numpy, wrapped in a picklable function that touches every
@@ -16,6 +17,12 @@ run three ways:
   (``np.load(mmap_mode="r")``), shipped with ``shared_files=True`` (the arrays travel as their
   path); each task maps the files. The files were just written, so the page cache is warm: on
   real shared storage (NFS, a cluster file system) the first touch also reads over the network.
+
+Then the real path, end to end (``--store-edges``, default 2M): a generated data set
+(``engine/generate.py``) loaded into a temporary store, its graph cache built (memory-mapped
+``.npy`` files), a Pixie model fitted, and ``batch_recommend`` over the first boards locally and
+on the 2 simulated nodes in both modes: how big the shipped model is, how long the batch takes,
+and whether the parquet output is identical to the local one (it must be).
 
 The checksums of every path must agree (printed). A size whose graph (times ~6: the driver's
 copy, the head's and two nodes' object stores, build scratch) does not fit in the memory
@@ -162,18 +169,11 @@ def bench_size(n_edges: int, scratch: Path) -> None:
     again = fn(1)[1]
     print(f"  local: nothing shipped; first call {local_touch:.3f} s, next {again:.3f} s")
 
-    from ray.cluster_utils import Cluster
-
     store = int(size * 1.3) + 100 * 2**20
-    cluster = Cluster()
+    started = time.perf_counter()
+    cluster = _cluster(store)
     executor: RayExecutor | None = None
     try:
-        started = time.perf_counter()
-        node = {"object_store_memory": store, "include_dashboard": False}
-        cluster.add_node(num_cpus=0, **node)
-        cluster.add_node(num_cpus=1, **node)
-        cluster.add_node(num_cpus=1, **node)
-        cluster.wait_for_nodes(timeout=120)
         executor = RayExecutor(address=cluster.address)
         # start both workers and import the workbench in them, outside the timings
         two_per_node(executor, executor._ray.put(Touch(power_law_graph(1000))))
@@ -205,9 +205,122 @@ def bench_size(n_edges: int, scratch: Path) -> None:
         cluster.shutdown()
 
 
+def _cluster(store_bytes: int) -> Any:
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster()
+    node = {"object_store_memory": store_bytes, "include_dashboard": False}
+    cluster.add_node(num_cpus=0, **node)
+    cluster.add_node(num_cpus=1, **node)
+    cluster.add_node(num_cpus=1, **node)
+    cluster.wait_for_nodes(timeout=120)
+    return cluster
+
+
+def bench_store(n_edges: int, scratch: Path, boards: int = 512) -> None:
+    import polars as pl
+
+    from workbench.engine.batch import batch_recommend
+    from workbench.engine.generate import generate_edges
+    from workbench.engine.ingest import load_dataset
+    from workbench.engine.recommend import load_model
+    from workbench.engine.store import Store
+    from workbench.services.generate import GenerateRequest
+
+    folder = scratch / f"store-{n_edges}"
+    folder.mkdir()
+    store = Store(folder / "wb.duckdb")
+    started = time.perf_counter()
+    for name, n in (("warm", 20_000), ("g", n_edges)):
+        rows = folder / f"{name}.parquet"
+        generate_edges(GenerateRequest(edges=n, out=str(rows)).spec(), rows)
+        load_dataset(store, [rows], name)
+    loaded = time.perf_counter() - started
+    params = {"steps": "20000"}
+    started = time.perf_counter()
+    model = load_model(store, "g", "pixie", params)
+    fitted = time.perf_counter() - started
+    g = model.graph
+    print(
+        f"store path: {n_edges:,} generated rows, {g.n_edges:,} edges after merging "
+        f"({g.n_boards:,} boards, {g.n_pins:,} pins); generated and loaded in {loaded:.1f} s, "
+        f"graph cache mapped and Pixie fitted in {fitted:.1f} s; "
+        f"graph {_graph_size(g) / 2**20:,.0f} MiB, memory-mapped: "
+        f"{isinstance(g.board_pins, np.memmap)}",
+        flush=True,
+    )
+    asked = np.arange(min(boards, g.n_boards), dtype=np.int32)
+    args = (store, "g", "pixie", params)
+    warm = np.arange(4, dtype=np.int32)
+    batch_recommend(
+        *args, folder / "warm-local.parquet", boards=warm
+    )  # JIT here, outside the timings
+    started = time.perf_counter()
+    local = batch_recommend(*args, folder / "local.parquet", boards=asked, k=10, seed=1, chunk=32)
+    wall = time.perf_counter() - started
+    expect = pl.read_parquet(local.out)
+    print(f"  local: batch of {asked.size} boards (20k steps each) {wall:.2f} s")
+    cluster = _cluster(int(_graph_size(g) * 1.5) + 200 * 2**20)
+    executor: RayExecutor | None = None
+    try:
+        executor = RayExecutor(address=cluster.address)
+        ray = executor._ray
+        # workers started, the workbench imported and the walk kernels loaded, outside the timings
+        small = FirstWalk(load_model(store, "warm", "pixie", params))
+        for label, shared in (("object store", False), ("shared files", True)):
+            executor.shared_files = shared
+            two_per_node(executor, _put(ray, small, shared))
+            ref = _put(ray, model, shared)
+            size = ray.experimental.get_object_locations([ref])[ref]["object_size"]
+            del ref
+            started = time.perf_counter()
+            out = folder / f"{label}.parquet"
+            report = batch_recommend(*args, out, boards=asked, k=10, seed=1, chunk=32,
+                                     executor=executor)  # fmt: skip
+            wall = time.perf_counter() - started
+            same = pl.read_parquet(report.out).equals(expect)
+            print(
+                f"  {label}: model in the object store {size / 2**20:,.2f} MiB; batch of "
+                f"{asked.size} boards on 2 nodes {wall:.2f} s (tasks per node "
+                f"{sorted(executor.tasks_per_node.values())}); output identical to local: {same}",
+                flush=True,
+            )
+    finally:
+        if executor is not None:
+            executor.close()
+        cluster.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True, eq=False)
+class FirstWalk:
+    """One recommendation for board 0 (to start a worker's walk kernels); ``(checksum, s)``."""
+
+    model: Any
+
+    def __call__(self, item: int) -> tuple[int, float]:
+        from workbench.engine.recommenders import board_query
+
+        started = time.perf_counter()
+        ranking = self.model.recommend(board_query(self.model.graph, 0), k=10, seed=item)
+        return int(ranking.pins.sum()), time.perf_counter() - started
+
+
+def _graph_size(g: Graph) -> int:
+    return sum(
+        a.nbytes
+        for a in (
+            getattr(g, n)
+            for n in (*ARRAYS, "pin_weights", "board_weights", "pin_times", "board_times")
+        )
+        if a is not None
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--edges", default="1000000,10000000,100000000")
+    parser.add_argument("--edges", default="1000000,10000000,100000000", help="'': skip")
+    parser.add_argument("--store-edges", type=int, default=2_000_000, help="0: skip")
     args = parser.parse_args()
     try:
         import ray  # noqa: F401
@@ -218,7 +331,7 @@ def main() -> None:
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} cpus")
     scratch = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     try:
-        for n in (int(x) for x in args.edges.split(",")):
+        for n in (int(x) for x in args.edges.split(",") if x.strip()):
             need = n * 12 * 6  # ~12 bytes per edge (2 int32 + offsets), ~6 copies at peak
             if need > available_bytes():
                 print(
@@ -227,6 +340,8 @@ def main() -> None:
                 )
                 continue
             bench_size(n, scratch)
+        if args.store_edges:
+            bench_store(args.store_edges, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         load = os.getloadavg()
