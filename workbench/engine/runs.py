@@ -15,7 +15,6 @@ from typing import Any
 import duckdb
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from workbench.engine.errors import NotFoundError, WorkbenchError
 from workbench.engine.store import Store, frame, table
@@ -117,7 +116,7 @@ def _append(con: duckdb.DuckDBPyConnection, tbl: str, run_id: int, df: pl.DataFr
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise WorkbenchError(f"internal: {tbl} rows lack columns {missing}")
-    arrow: pa.Table = (df if df.columns == cols else df.select(cols)).to_arrow()
+    arrow = (df if df.columns == cols else df.select(cols)).to_arrow()
     con.register("_rows", arrow)
     try:
         con.execute(
