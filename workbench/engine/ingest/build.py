@@ -68,17 +68,23 @@ def build_dataset(con: duckdb.DuckDBPyConnection, name: str, stage: Stage,
     for kind in ("test", "negatives"):
         write_pairs(con, schema, kind, stage.get(kind), id_types)
     write_views(con, schema)
+    reporter.progress(4, 5, "written")
+    extra = {"images": n_images, "missing_images": n_bad, "duplicate_edges": n_dupes}
+    return summarize(con, schema, id_types, warnings, extra)
+
+
+def summarize(con: duckdb.DuckDBPyConnection, schema: str, id_types: dict[str, str],
+              warnings: list[str], extra_counts: dict[str, int]) -> Built:  # fmt: skip
+    """What the written tables hold: counts, attribute types, whether there are weights/times."""
     counts = {
         k: con.execute(f"SELECT count(*) FROM {schema}.{k}").fetchone()[0]  # type: ignore[index]
         for k in ("pins", "boards", "edges", "test", "negatives")
     }
-    counts |= {"images": n_images, "missing_images": n_bad, "duplicate_edges": n_dupes}
     has_w, has_t = con.execute(
         f"SELECT count(weight) > 0, count(ts) > 0 FROM {schema}.edges"
     ).fetchone()  # type: ignore[misc]
-    reporter.progress(4, 5, "written")
     return Built(
-        counts=counts,
+        counts=counts | extra_counts,
         id_types=id_types,
         pin_attributes=attribute_types(con, f"{schema}.pins",
                                        {"idx", "pin", "title", "description", "image"}),
@@ -90,7 +96,7 @@ def build_dataset(con: duckdb.DuckDBPyConnection, name: str, stage: Stage,
 
 
 def check_staged(con: duckdb.DuckDBPyConnection, stage: Stage) -> None:
-    """Ids filled, weights and timestamps valid, entity rows consistent."""
+    """Ids filled, weights and timestamps valid (entity files are checked with their id maps)."""
     checks.check_no_empty_ids(con, stage)
     if "edges" in stage:
         checks.check_edge_values(con, stage["edges"])
