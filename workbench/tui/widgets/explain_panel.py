@@ -68,24 +68,38 @@ class ExplainPanel(Vertical):
     @classmethod
     def open_on(cls, screen: Screen[Any], run_id: int, pin: str) -> None:
         """Explain ``pin`` of run ``run_id`` in the panel of ``screen`` (made if needed); the
-        same pin again closes the panel."""
+        same pin again closes the panel.
+
+        The panel floats on its own layer beside the list, on the half of the screen the list
+        is not on (the focused list stays in view, and nothing is squeezed at 80 columns)."""
         found = screen.query(ExplainPanel)
         if found and found.first().run_id == run_id and found.first().pin == pin:
             found.first().remove()
             return
         panel = found.first() if found else cls()
+        focused = screen.focused
+        on_right = focused is not None and (
+            focused.region.x + focused.region.width / 2 > screen.size.width / 2
+        )
+        panel.set_class(on_right, "-left")
         if not found:
-            # Docked at the right of the screen's body, beside its lists (not over the bars).
-            bodies = screen.query(".body")
-            (bodies.first() if bodies else screen).mount(panel)
+            screen.mount(panel)
         panel.call_after_refresh(panel.explain, run_id, pin)
 
     @property
     def workbench(self) -> WorkbenchApp:
         return cast("WorkbenchApp", self.app)
 
+    def on_mount(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """Between the navigation line and the footer (a floating panel has no container)."""
+        self.styles.height = max(self.screen.size.height - 2, 6)
+
     def explain(self, run_id: int, pin: str) -> None:
         """Ask the explain service why run ``run_id`` ranked ``pin``, in a worker."""
+        self._fit()
         self.run_id, self.pin, self.explanation = run_id, pin, None
         self.border_title = f"Why pin {pin} in run {run_id}"
         self.query_one("#explain-summary", Static).update("Explaining… (the walk is re-run)")
