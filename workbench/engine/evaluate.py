@@ -42,7 +42,6 @@ from workbench.engine.evaluation.settings import (
 )
 from workbench.engine.evaluation.stability import StabilityResult, ranking_stability
 from workbench.engine.evaluation.storage import (
-    COMPARABLE,
     describe,
     heldout_pairs,
     save_evaluation,
@@ -60,7 +59,6 @@ from workbench.engine.recommenders import parse_params
 from workbench.engine.store import Store
 
 __all__ = [
-    "COMPARABLE",
     "DEFAULT_KS",
     "DEFAULT_NEGATIVES",
     "PROTOCOLS",

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from workbench.engine import sweep as engine
 from workbench.engine.executors import EXECUTORS, make_executor
@@ -45,7 +44,6 @@ __all__ = [
     "sweep_axes",
     "sweep_runs",
     "sweep_series",
-    "trial_points",
 ]
 
 DEFAULT_METRIC = "ndcg@10"
@@ -153,15 +151,6 @@ def latest_sweep(store: Store, dataset: str) -> list[Run]:
         (r for r in list_runs(store, dataset=dataset, kind="eval") if "sweep" in r.info), None
     )
     return engine.sweep_runs(store, newest.info["sweep"]["id"]) if newest else []
-
-
-def trial_points(runs: Sequence[Run]) -> tuple[str, list[tuple[dict[str, Any], float]]]:
-    """The metric of a sweep's stored trials and each trial's (params, value)."""
-    trials = [r for r in runs if r.info.get("sweep", {}).get("role") == "trial"]
-    if not trials:
-        return "", []
-    metric = trials[0].info["sweep"]["metric"]
-    return metric, [(r.params, float(r.metrics.get(metric, float("nan")))) for r in trials]
 
 
 def algorithm_fields() -> dict[str, list[ParamField]]:

@@ -17,9 +17,6 @@ from workbench.engine.evaluation.trial import EvalResult
 from workbench.engine.runs import Run, save_run
 from workbench.engine.store import Store
 
-COMPARABLE = ("protocol", "split", "split_seed", "negatives_count", "holdout", "boards_sample")
-"""What two evaluations must share (besides the dataset's version) to be compared."""
-
 
 def describe(data: EvalData) -> dict[str, Any]:
     """How an evaluation was done, in words and numbers (stored in the run's ``info``)."""
