@@ -40,6 +40,7 @@ from workbench.engine.visual import (
     BuiltinEmbedder,
     DescriptorConfig,
     build_index,
+    embedders,
     fit_whitening,
     l2_normalise,
     open_space,
@@ -49,6 +50,7 @@ from workbench.engine.visual import (
     update_builtin,
     visual_eval,
 )
+from workbench.engine.visual.descriptors import REGION_BOXES
 from workbench.engine.visual.images import load_rgb
 from workbench.engine.visual.storage import MIN_WHITEN, WHITEN_DIM, WHITEN_EPS, WHITEN_POWER
 
@@ -336,7 +338,7 @@ def latency(emoji_cache: Path, paths: list[Path], n_vectors: int, queries: int) 
         search_image(space, paths[i % len(paths)], k=10)
         times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        search_pin(space, str(i), k=10)
+        search_pin(space, str(i % base.shape[0]), k=10)
         pin_times.append(time.perf_counter() - t0)
     ms, pms = np.array(times[5:]) * 1000, np.array(pin_times[5:]) * 1000
     p99 = np.percentile(ms, 99)
@@ -345,11 +347,31 @@ def latency(emoji_cache: Path, paths: list[Path], n_vectors: int, queries: int) 
           f"{p99:.2f} ms; pin query median {np.median(pms):.2f} ms ({load()})")  # fmt: skip
 
 
+def crops(work: Path, emoji_report: Half, config: DescriptorConfig, n: int) -> Path:
+    """The crop figures on the reporting half's emoji and on scenes made of them; returns the
+    emoji space's cache directory."""
+    print(f"\n## crop queries (reporting-half emoji, {len(REGION_BOXES)} regions per image)")
+    emoji_cache = work / f"emoji-cache-{len(REGION_BOXES)}"
+    update_builtin(emoji_cache, [(str(i), p) for i, p in enumerate(emoji_report[0])], config=config)
+    ordinary_crops(emoji_cache, n)
+    scenes, objects = make_scenes(work / "scenes", emoji_report[0], 1000)
+    scene_cache = work / f"scene-cache-{len(REGION_BOXES)}"
+    update_builtin(scene_cache, scenes, config=config)
+    object_queries(scene_cache, objects, n)
+    return emoji_cache
+
+
 def main() -> None:
+    global REGION_BOXES
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer crop and latency queries")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--tune-only", action="store_true", help="only the tuning halves")
+    parser.add_argument("--latency-only", action="store_true", help="only the query latency")
+    parser.add_argument(
+        "--crops-18", action="store_true",
+        help="only the crop queries, with the previous 18-region layout (for comparison)",
+    )  # fmt: skip
     parser.add_argument("--work", type=Path, default=None, help="scratch dir (default: temp)")
     args = parser.parse_args()
     if not EMOJI.exists() or not MNIST.exists():
@@ -357,9 +379,19 @@ def main() -> None:
         return
     print(f"cpus: {os.cpu_count()}, {load()}")
     n_crops = 100 if args.quick else 300
+    queries = 200 if args.quick else 1000
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         emoji_tune, emoji_report = split_by_label(*load_emoji())
+        if args.latency_only:
+            emoji_cache = work / "emoji-cache-latency"
+            update_builtin(emoji_cache, [(str(i), p) for i, p in enumerate(emoji_report[0])])
+            latency(emoji_cache, emoji_report[0], 100_000, queries)
+            return
+        if args.crops_18:
+            REGION_BOXES = embedders.REGION_BOXES = embedders.REGION_BOXES[:18]
+            crops(work, emoji_report, DescriptorConfig(), n_crops)
+            return
         mnist_tune, mnist_report = split_by_label(*load_mnist(work / "mnist-png"))
         tuning = {"emoji": emoji_tune, "MNIST": mnist_tune}
         for name, (paths, labels) in tuning.items():
@@ -376,19 +408,11 @@ def main() -> None:
         print("\n## reporting halves (measured once, with the setting chosen above)")
         report("emoji", emoji_report, chosen, baselines(*emoji_report))
         report("MNIST", mnist_report, chosen, baselines(*mnist_report))
-        print("\n## crop queries (reporting-half emoji)")
-        emoji_cache = work / "emoji-cache"
-        items = [(str(i), p) for i, p in enumerate(emoji_report[0])]
-        update_builtin(emoji_cache, items, config=chosen.config)
-        ordinary_crops(emoji_cache, n_crops)
-        scenes, objects = make_scenes(work / "scenes", emoji_report[0], 1000)
-        scene_cache = work / "scene-cache"
-        update_builtin(scene_cache, scenes, config=chosen.config)
-        object_queries(scene_cache, objects, n_crops)
+        emoji_cache = crops(work, emoji_report, chosen.config, n_crops)
         print("\n## speed")
         extraction_speed(emoji_tune[0] + emoji_report[0], chosen.config)
         if not args.skip_latency:
-            latency(emoji_cache, emoji_report[0], 100_000, 200 if args.quick else 1000)
+            latency(emoji_cache, emoji_report[0], 100_000, queries)
 
 
 if __name__ == "__main__":
