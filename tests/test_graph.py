@@ -11,9 +11,10 @@ import pytest
 
 from tests.conftest import write
 from workbench.engine import graph as graph_module
-from workbench.engine.errors import StoreError, WorkbenchError
+from workbench.engine.errors import Cancelled, StoreError, WorkbenchError
 from workbench.engine.graph import NO_TIME, Attribute, Graph, board_entropy, load_graph, prune
 from workbench.engine.ingest import load_dataset
+from workbench.engine.progress import Reporter
 from workbench.engine.recommenders import Query, create
 from workbench.engine.store import Store
 
@@ -252,3 +253,22 @@ def test_degree_pruning_keeps_ceil_deg_delta_edges_in_the_documented_order() -> 
     )
     with pytest.raises(WorkbenchError, match="delta"):
         prune(g, delta=0.0)
+
+
+def test_a_cancelled_build_leaves_no_cache_files(store: Store, tiny_dir: Path) -> None:
+    load_dataset(store, [tiny_dir], "tiny")
+    stages: list[str] = []
+
+    def on_progress(done: float, total: float | None, stage: str) -> None:
+        stages.append(stage)
+
+    reporter = Reporter(on_progress=on_progress, is_cancelled=lambda: len(stages) >= 1)
+    with pytest.raises(Cancelled):
+        load_graph(store, "tiny", reporter)
+    cache = store.cache_dir("tiny", store.dataset("tiny").fingerprint)
+    assert list(cache.rglob("*.npy")) == [] and list(cache.rglob("*.tmp")) == []
+    assert not (cache / graph_module.CACHE_DIR / "meta.json").exists()
+    done: list[tuple[float, float | None, str]] = []
+    g = load_graph(store, "tiny", Reporter(on_progress=lambda *a: done.append(a)))
+    assert g.n_edges == 7 and done[-1][0] == done[-1][1]  # ends at 100%
+    assert {s for _, _, s in done} >= {"graph: counting edges", "graph: placing edges"}
