@@ -253,3 +253,17 @@ def test_a_load_that_cannot_fit_the_memory_limit_fails_in_one_line(
     assert "\n" not in str(err.value)
     monkeypatch.delenv("WORKBENCH_MEMORY_LIMIT")
     assert _datasets(store) == before
+
+
+def test_a_load_over_the_memory_limit_spills_and_gives_the_same_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.engine.generate import GraphSpec, generate_edges
+
+    spec = GraphSpec(edges=400_000, boards=10_000, pins=40_000, pin_skew=0.8, board_skew=0.5,
+                     topics=10, topic_focus=0.9, seed=1)  # fmt: skip
+    src = generate_edges(spec, tmp_path / "e.parquet")
+    free = load_dataset(Store(tmp_path / "free.duckdb"), [src], "d")
+    monkeypatch.setenv("WORKBENCH_MEMORY_LIMIT", "24MB")
+    tight = load_dataset(Store(tmp_path / "tight.duckdb"), [src], "d")
+    assert tight.fingerprint == free.fingerprint and tight.edges == free.edges
