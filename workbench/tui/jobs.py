@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.worker import Worker
 
 from workbench.engine.errors import Cancelled, WorkbenchError
+from workbench.engine.progress import Reporter
 
 T = TypeVar("T")
 
@@ -54,6 +55,11 @@ class JobContext:
     @property
     def cancelled(self) -> bool:
         return self._worker.is_cancelled
+
+    @property
+    def reporter(self) -> Reporter:
+        """The services' progress/cancel reporter, wired to this job's bar and Esc."""
+        return Reporter(on_progress=self.progress, is_cancelled=lambda: self.cancelled)
 
     def check(self) -> None:
         """Raise :class:`Cancelled` if the user asked to stop (call it between steps)."""

@@ -275,7 +275,6 @@ class EvalScreen(WorkbenchScreen):
         algo, protocol, split = values.pop("algo"), values.pop("protocol"), values.pop("split")
 
         def run(ctx: JobContext) -> Any:
-            from workbench.engine.progress import Reporter
             from workbench.services import evaluate
 
             request = evaluate.EvalRequest(
@@ -286,7 +285,7 @@ class EvalScreen(WorkbenchScreen):
                 split=split,
                 **values,
             )
-            evaluation = evaluate.run(store, request, Reporter(ctx.progress, lambda: ctx.cancelled))
+            evaluation = evaluate.run(store, request, ctx.reporter)
             return evaluation, eval_view(evaluation)
 
         self.run_job(

@@ -121,10 +121,9 @@ class SQLScreen(WorkbenchScreen):
         self._error("")
 
         def run(ctx: JobContext) -> Any:
-            from workbench.engine.progress import Reporter
             from workbench.services import sql
 
-            reporter = Reporter(ctx.progress, lambda: ctx.cancelled)
+            reporter = ctx.reporter
             return sql.run(store, sql.SqlRequest(text), reporter)
 
         self.run_job(
@@ -214,10 +213,9 @@ class SQLScreen(WorkbenchScreen):
         store = self.workbench.store
 
         def run(ctx: JobContext) -> Any:
-            from workbench.engine.progress import Reporter
             from workbench.services import sql
 
-            reporter = Reporter(ctx.progress, lambda: ctx.cancelled)
+            reporter = ctx.reporter
             request = sql.SqlExportRequest(text, path, fmt, overwrite)
             return sql.export(store, request, reporter)
 

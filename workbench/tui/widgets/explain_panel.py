@@ -111,7 +111,8 @@ class ExplainPanel(Vertical):
         def run(ctx: JobContext) -> dict[str, Any]:
             from workbench.services.explain import ExplainRequest, explain
 
-            return explanation_dict(explain(store, ExplainRequest(run_id, pin, TOP)))
+            request = ExplainRequest(run_id, pin, TOP)
+            return explanation_dict(explain(store, request, ctx.reporter))
 
         def failed(error: Exception) -> None:
             self.query_one("#explain-summary", Static).update(self.workbench.message_for(error))
