@@ -357,7 +357,8 @@ def _walk_pin(
     """Walk ``n_steps`` steps from query pin ``q`` (Pixie Alg. 1, with Alg. 2's early stopping).
 
     Visits are added to ``counts`` and newly visited pins appended to ``touched``; with
-    expected-visit credit, board visits likewise to ``board_counts`` and ``board_touched``.
+    expected-visit credit, board visits likewise to ``board_counts`` and ``board_touched``
+    (and pin visits only when early stopping needs them).
     Stops early once ``n_p`` pins (0: never) have ``n_v`` visits, checked every ``WALKERS``
     steps. Returns (steps taken, length of ``touched``, of ``board_touched``, generator state).
 
@@ -376,6 +377,8 @@ def _walk_pin(
     # Without a topic to prefer (the query pins have none) the walk is unbiased.
     bias_board = wp.bias_board if topic >= 0 else np.uint64(0)
     bias_pin = wp.bias_pin if topic >= 0 else np.uint64(0)
+    # Expected-visit credit scores the boards' visits: pins are counted only for early stopping.
+    count_pins = not wp.expected or wp.n_p > 0
     taken = 0
     n_touched = 0
     n_btouched = 0
@@ -416,15 +419,21 @@ def _walk_pin(
                         lo[w], deg[w] = a, b - a
         for w in range(m):
             node[w] = g.board_pins[lo[w] + _below(r1[w] >> np.uint64(32), deg[w])]
-        for w in range(m):
-            p = node[w]
-            c = counts[p] + 1
-            counts[p] = c
-            touched[n_touched] = p  # branch-free append, kept only on the first visit
-            n_touched += c == 1
-            n_high += c == wp.n_v
-            lo[w] = g.pin_indptr[p]
-            deg[w] = g.pin_indptr[p + 1] - lo[w]
+        if count_pins:
+            for w in range(m):
+                p = node[w]
+                c = counts[p] + 1
+                counts[p] = c
+                touched[n_touched] = p  # branch-free append, kept only on the first visit
+                n_touched += c == 1
+                n_high += c == wp.n_v
+                lo[w] = g.pin_indptr[p]
+                deg[w] = g.pin_indptr[p + 1] - lo[w]
+        else:
+            for w in range(m):
+                p = node[w]
+                lo[w] = g.pin_indptr[p]
+                deg[w] = g.pin_indptr[p + 1] - lo[w]
         taken += m
         if wp.n_p > 0 and n_high >= wp.n_p:
             break
