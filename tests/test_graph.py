@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -272,3 +274,23 @@ def test_a_cancelled_build_leaves_no_cache_files(store: Store, tiny_dir: Path) -
     g = load_graph(store, "tiny", Reporter(on_progress=lambda *a: done.append(a)))
     assert g.n_edges == 7 and done[-1][0] == done[-1][1]  # ends at 100%
     assert {s for _, _, s in done} >= {"graph: counting edges", "graph: placing edges"}
+
+
+def test_a_second_process_maps_the_cache_without_rebuilding(store: Store, tiny_dir: Path) -> None:
+    load_dataset(store, [tiny_dir], "tiny")
+    g = load_graph(store, "tiny")
+    cache = store.cache_dir("tiny", store.dataset("tiny").fingerprint) / graph_module.CACHE_DIR
+    before = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    script = (
+        "import sys, numpy as np\n"
+        "from workbench.engine.graph import load_graph\n"
+        "from workbench.engine.store import Store\n"
+        "g = load_graph(Store(sys.argv[1]), 'tiny')\n"
+        "print(type(g.board_pins).__name__, g.board_pins.filename, g.board_pins.tolist())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(store.path)], capture_output=True, text=True, check=True
+    ).stdout.split(maxsplit=2)
+    assert out[0] == "memmap" and Path(out[1]) == (cache / "board_pins.npy").resolve()
+    assert out[2].strip() == str(g.board_pins.tolist())
+    assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == before  # nothing rewritten
