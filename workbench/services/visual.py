@@ -329,6 +329,14 @@ class Ranking:
         }
 
 
+def _unchanged(store: Store, version: DatasetVersion, what: str) -> None:
+    """Refuse to store a result computed while the dataset was reloaded under it."""
+    if store.dataset(version.name).fingerprint != version.fingerprint:
+        raise WorkbenchError(
+            f"dataset {version.name!r} was reloaded during the {what}; nothing was stored"
+        )
+
+
 def _store_ranking(
     store: Store,
     version: DatasetVersion,
@@ -353,11 +361,7 @@ def _store_ranking(
         schema={"rank": pl.Int32, "pin": pl.String, "score": pl.Float64},
     )
     reporter.check(f"the {kind}")
-    now = store.dataset(version.name).fingerprint
-    if now != version.fingerprint:
-        raise WorkbenchError(
-            f"dataset {version.name!r} was reloaded during the {kind}; nothing was stored"
-        )
+    _unchanged(store, version, kind)
     run_id = save_run(
         store,
         dataset=version.name,
@@ -680,6 +684,7 @@ def evaluate(store: Store, request: EvalRequest, reporter: Reporter = SILENT) ->
     metrics = {f"precision@{k}": ev.precision, f"map@{k}": ev.map}
     per_label, confused = _tables(ev, k)
     reporter.check("the visual evaluation")
+    _unchanged(store, version, "visual evaluation")
     board_metrics = pl.DataFrame(
         {
             "board": per_label["label"].to_list() * 2,
