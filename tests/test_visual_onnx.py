@@ -96,6 +96,13 @@ def test_index_search_eval_through_the_cli(shapes: Store, tmp_path: Path) -> Non
         shapes, visual.SearchRequest("shapes", image=str(probe), k=4, embedding="colour")
     )
     assert set(found.results["pin"]) == {f"green{i}" for i in range(4)}
+    # A crop is embedded by the model too and compared with whole images: a crop of a red
+    # pin's rectangle finds the red pins (the source pin itself left out).
+    crop = visual.search(
+        shapes,
+        visual.SearchRequest("shapes", pin="red0", crop=(8, 8, 20, 16), k=3, embedding="colour"),
+    )
+    assert set(crop.results["pin"]) == {"red1", "red2", "red3"}
     ev = visual.evaluate(shapes, visual.EvalRequest("shapes", "colour", k=3, embedding="colour"))
     assert ev.metrics["precision@3"] == 1.0 and ev.queries == 12
 

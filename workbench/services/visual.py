@@ -431,8 +431,19 @@ def _model_embedder(space: VisualSpace) -> Any:
     )
 
 
-def _find(space: VisualSpace, req: SearchRequest, k: int, allowed: set[str] | None) -> SearchResult:
+def _find(
+    space: VisualSpace, req: SearchRequest, k: int, allowed: set[str] | None, source: str | None
+) -> SearchResult:
+    """Run the query; ``source`` is the query pin's image file (for a model's crop query)."""
     dup = NEAR_DUPLICATE if req.exclude_duplicates else None
+    if req.crop is not None and space.kind == "onnx":
+        # A model embeds the crop itself; it is compared with whole images (no regions).
+        path = req.image if req.image is not None else source
+        if path is None:
+            raise WorkbenchError(f"pin {req.pin!r} has no image to crop")
+        query = _model_embedder(space).embed_crop(path, req.crop)
+        exclude = [req.pin] if req.pin is not None else []
+        return search_vector(space, query, k=k, allowed=allowed, exclude=exclude)
     if req.crop is not None:
         return search_crop(
             space,
@@ -462,15 +473,14 @@ def search(store: Store, request: SearchRequest, reporter: Reporter = SILENT) ->
         raise WorkbenchError("give either a pin or an image file to search with")
     _positive(req.k, "the number of results")
     version = dataset_version(store, req.dataset)
-    if req.pin is not None:
-        pin_image(store, req.dataset, req.pin)  # an unknown pin is named as such
+    source = None if req.pin is None else pin_image(store, req.dataset, req.pin)
     space = open_dataset_space(store, version, req.embedding)
     allowed = allowed_pins(store, req.dataset, req.where)
     notes: list[str] = []
     k = _cap(req.k, space.count, "indexed images", notes)
     reporter.check("the visual search")
     started = time.perf_counter()
-    found = _find(space, req, k, allowed)
+    found = _find(space, req, k, allowed, source)
     elapsed = (time.perf_counter() - started) * 1000
     query: dict[str, Any] = {"pin": req.pin} if req.pin is not None else {"image": str(req.image)}
     if req.crop is not None:

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.visual.embedders import Failed, default_workers, run_chunks
 from workbench.engine.visual.errors import VisualInputError
-from workbench.engine.visual.images import load_rgb_square
+from workbench.engine.visual.images import Box, load_rgb, load_rgb_square
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "OnnxEmbedder", "OnnxSettings"]
 
@@ -212,6 +213,13 @@ class OnnxEmbedder:
         ok_all &= ~bad_rows
         failed.sort()
         return out[ok_all], failed
+
+    def embed_crop(self, path: str | os.PathLike[str], box: Box) -> np.ndarray:
+        """Vector [dim] of the box ``(x, y, w, h)`` (pixels) of an image file (CropError or
+        ImageDecodeError on bad input): the crop, stretched to the model's input."""
+        rgb = load_rgb(path, self.input_size * self.input_size, box=box)
+        square = Image.fromarray(rgb).resize((self.input_size, self.input_size))
+        return self._run(np.asarray(square, dtype=np.uint8)[None])[0]
 
     def embed_image(self, path: str | os.PathLike[str]) -> np.ndarray:
         """Vector [dim] of one image file (ImageDecodeError if it cannot be read)."""
