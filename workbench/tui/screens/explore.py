@@ -22,26 +22,6 @@ from workbench.tui.widgets.rows_table import RowsTable
 SEARCH_LIMIT = explore.SEARCH_LIMIT
 
 
-def draw_bins(
-    plot: DegreeHistogram, hist: explore.DegreeHistogram, title: str, xlabel: str
-) -> None:
-    """Bars of whole-number counts over log bins (``1``, ``2-3``, ``4-7``, ...)."""
-    plt = plot.plt
-    plt.clear_figure()
-    plt.title(title)
-    plt.xlabel(xlabel)
-    plt.ylabel("count")
-    if hist.counts:
-        plt.bar(list(range(len(hist.counts))), hist.counts, width=0.8, marker="hd")
-        step = max(1, len(hist.labels) // 6)
-        ticks = list(range(0, len(hist.labels), step))
-        plt.xticks([float(t) for t in ticks], [hist.labels[i] for i in ticks])
-        top = max(hist.counts)
-        yticks = sorted({round(top * f) for f in (0, 0.25, 0.5, 0.75, 1)})
-        plt.yticks([float(y) for y in yticks], [f"{y:,}" for y in yticks])
-    plot.refresh()
-
-
 class ExploreScreen(WorkbenchScreen):
     """Left: search and its results; right: the overview, a pin page or a board page."""
 
@@ -105,10 +85,12 @@ class ExploreScreen(WorkbenchScreen):
                 f"{hist.pins.nodes:,} pins and {hist.boards.nodes:,} boards. Search on "
                 "the left by id or title words; Enter opens a result, a board, or a pin."
             )
-            draw_bins(self.query_one("#pin-degree-plot", DegreeHistogram), hist.pins,
-                      "Pin degree", "boards per pin (log bins)")  # fmt: skip
-            draw_bins(self.query_one("#board-degree-plot", DegreeHistogram), hist.boards,
-                      "Board degree", "pins per board (log bins)")  # fmt: skip
+            self.query_one("#pin-degree-plot", DegreeHistogram).show(
+                hist.pins, "Pin degree", "boards per pin"
+            )
+            self.query_one("#board-degree-plot", DegreeHistogram).show(
+                hist.boards, "Board degree", "pins per board"
+            )
 
         text.update("Reading the graph…")
         self.run_job(
