@@ -164,9 +164,12 @@ def write_pins(con: duckdb.DuckDBPyConnection, schema: str, stage: Stage, id_kin
         "SELECT idx, image FROM _pinrows WHERE image IS NOT NULL ORDER BY idx"
     ).fetchall()
     bad = unreadable_images(with_image)
+    if not bad:
+        con.execute(f"CREATE TABLE {schema}.pins AS SELECT * FROM _pinrows ORDER BY idx")
+        con.execute("DROP TABLE _pinrows")
+        return len(with_image), 0, []
     con.execute("CREATE TEMP TABLE _badimg (idx INTEGER)")
-    if bad:
-        con.executemany("INSERT INTO _badimg VALUES (?)", [(i,) for i in bad])
+    con.executemany("INSERT INTO _badimg VALUES (?)", [(i,) for i in bad])
     con.execute(
         f"CREATE TABLE {schema}.pins AS SELECT r.* REPLACE (CASE WHEN b.idx IS NULL THEN r.image "
         "END AS image) FROM _pinrows r LEFT JOIN _badimg b ON b.idx = r.idx ORDER BY r.idx"
