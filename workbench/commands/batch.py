@@ -19,24 +19,25 @@ from workbench.services.parsing import parse_key_values
 
 @click.command()
 @click.option("--dataset", required=True)
-@click.option("--algo", default=rec.DEFAULT_ALGORITHM, show_default=True)
+@click.option("--algo", default=svc.BatchRequest.algo, show_default=True)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE")
 @click.option("--boards", default="all", show_default=True, help="'all' or a file of board ids.")
-@click.option("--top", "k", type=int, default=rec.DEFAULT_K, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--top", "k", type=int, default=svc.BatchRequest.k, show_default=True)
+@click.option("--seed", type=int, default=svc.BatchRequest.seed, show_default=True)
 @click.option(
     "--weighting",
     type=click.Choice(rec.BOARD_WEIGHTINGS),
-    default="equal",
+    default=svc.BatchRequest.weighting,
     show_default=True,
     help="Weights of a board's pins as query pins.",
 )
 @click.option("--out", required=True, type=click.Path(), help="Parquet file to write.")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
-@click.option("--executor", type=click.Choice(svc.EXECUTORS), default="local", show_default=True)
+@click.option("--executor", type=click.Choice(svc.EXECUTORS), default=svc.BatchRequest.executor,
+              show_default=True)  # fmt: skip
 @click.option("--workers", type=int, default=None, help="Cores (local) or Ray CPUs (at least 1).")
 @click.option("--ray-address", default=None, help="An existing Ray cluster ('auto', ray://...).")
-@click.option("--chunk", type=int, default=svc.DEFAULT_CHUNK, show_default=True,
+@click.option("--chunk", type=int, default=svc.BatchRequest.chunk, show_default=True,
               help="Boards per task (at least 1).")  # fmt: skip
 @db_option
 @json_option

@@ -20,8 +20,8 @@ from workbench.services import datasets as svc
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--dataset", "name", required=True, help="Name to store the dataset under.")
-@click.option("--format", "fmt", type=click.Choice(svc.formats()), default="auto",
-              show_default=True)  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(svc.formats()),
+              default=svc.LoadRequest.format, show_default=True)  # fmt: skip
 @click.option("--images", type=click.Path(), help="Directory of images named by pin id.")
 @click.option("--replace", is_flag=True, help="Replace a dataset of the same name.")
 @db_option

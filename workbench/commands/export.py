@@ -17,7 +17,8 @@ from workbench.services import export as svc
 
 @click.command()
 @click.argument("run_id", type=int)
-@click.option("--format", "fmt", type=click.Choice(svc.FORMATS), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(svc.FORMATS), default=svc.ExportRequest.format,
+              show_default=True)  # fmt: skip
 @click.option(
     "--out",
     type=click.Path(),

@@ -29,15 +29,17 @@ class _WithAlgorithms(click.Command):
 @click.option("--pin", "pins", multiple=True, metavar="ID[:WEIGHT]",
               help="A query pin (repeatable), optionally weighted.")  # fmt: skip
 @click.option("--board", default=None, metavar="ID", help="Query with the pins of a board.")
-@click.option("--board-weights", type=click.Choice(svc.BOARD_WEIGHTINGS), default="equal",
+@click.option("--board-weights", type=click.Choice(svc.BOARD_WEIGHTINGS),
+              default=svc.RecommendRequest.board_weighting,
               show_default=True, help="Weights of a board's pins.")  # fmt: skip
-@click.option("--algo", default=svc.DEFAULT_ALGORITHM, show_default=True,
+@click.option("--algo", default=svc.RecommendRequest.algo, show_default=True,
               help="Algorithm (see below).")  # fmt: skip
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="An algorithm parameter (repeatable).")  # fmt: skip
-@click.option("--top", "k", type=int, default=svc.DEFAULT_K, show_default=True,
+@click.option("--top", "k", type=int, default=svc.RecommendRequest.k, show_default=True,
               help="Pins to return.")  # fmt: skip
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random walks.")
+@click.option("--seed", type=int, default=svc.RecommendRequest.seed, show_default=True,
+              help="Seed of the random walks.")  # fmt: skip
 @db_option
 @json_option
 def recommend(name: str, pins: tuple[str, ...], board: str | None, board_weights: str,
