@@ -16,7 +16,6 @@ from textual.validation import Integer, Number
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from workbench.engine.errors import WorkbenchError
-from workbench.engine.progress import Reporter
 from workbench.services import visual as svc
 from workbench.services.parsing import ParseError, format_crop, parse_crop, parse_where
 from workbench.tui.jobs import Job, JobContext
@@ -380,7 +379,7 @@ class VisualScreen(WorkbenchScreen):
         where = request.where
 
         def run(ctx: JobContext) -> svc.Ranking:
-            return svc.search(store, request, _reporter(ctx))
+            return svc.search(store, request, ctx.reporter)
 
         def done(result: svc.Ranking) -> None:
             pins = result.pins.to_dicts()
@@ -427,11 +426,7 @@ class VisualScreen(WorkbenchScreen):
             return
 
         def run(ctx: JobContext) -> svc.IndexResult:
-            reporter = Reporter(
-                on_progress=lambda d, t, _s: ctx.progress(d, t, f"{int(d):,} of {int(t or 0):,}"),
-                is_cancelled=lambda: ctx.cancelled,
-            )
-            return svc.index(store, svc.IndexRequest(dataset), reporter)
+            return svc.index(store, svc.IndexRequest(dataset), ctx.reporter)
 
         def done(report: svc.IndexResult) -> None:
             self.notify(report.summary, title=f"Indexed {dataset}", markup=False)
@@ -476,7 +471,7 @@ class VisualScreen(WorkbenchScreen):
                                   None if weight == 1 else (weight, 1.0), k)  # fmt: skip
 
         def run(ctx: JobContext) -> svc.Ranking:
-            return svc.fuse(store, request, _reporter(ctx))
+            return svc.fuse(store, request, ctx.reporter)
 
         def done(result: svc.Ranking) -> None:
             pins = result.pins.to_dicts()
@@ -527,8 +522,3 @@ class VisualScreen(WorkbenchScreen):
             )
 
         self.run_job(Job("visual.compare", "Reading queries", run, done, show_progress=False))
-
-
-def _reporter(ctx: JobContext) -> Reporter:
-    """The job's cancel flag as a reporter (searches and fusions report no progress)."""
-    return Reporter(is_cancelled=lambda: ctx.cancelled)
