@@ -181,3 +181,25 @@ def test_cli_export_default_location(
     res = runner.invoke(main, [*args, "--force", "--json"])
     assert res.exit_code == 0
     assert json.loads(res.output)["files"] == [f"exports/run-{run_id}-pixie.jsonl"]
+
+
+def test_a_cancelled_export_leaves_no_file(run_store: tuple[Store, int], tmp_path: Path) -> None:
+    from workbench.engine.errors import Cancelled
+    from workbench.engine.progress import Reporter
+    from workbench.services import export as svc
+
+    store, run_id = run_store
+    asked: list[int] = []
+
+    def stop_when_writing() -> bool:
+        asked.append(1)
+        return len(asked) > 2  # let the run be read, then stop while the files are written
+
+    out = tmp_path / "cancelled"
+    request = svc.ExportRequest(run_id, "sheet", str(out) + "/")
+    with pytest.raises(Cancelled):
+        svc.export(store, request, Reporter(is_cancelled=stop_when_writing))
+    assert not out.exists() or list(out.iterdir()) == []
+    done = svc.export(store, request)  # and nothing is in the way of the next one
+    assert [p.name for p in done.files] == [f"run-{run_id}-pixie.png"]
+    assert done.provenance.exists() and done.rows == 3
