@@ -4,8 +4,10 @@ A :class:`Graph` holds, for dense ids, ``pin -> boards`` and ``board -> pins`` a
 offsets, int32 neighbour ids, each neighbour list sorted by id), optional per-edge weights
 (float32) and timestamps (int64 microseconds since the epoch, :data:`NO_TIME` where unknown)
 aligned with both directions, and pin/board attributes as int codes. :func:`load_graph` builds it
-from a dataset with one DuckDB query and caches the arrays in ``store.cache_dir(dataset,
-fingerprint)``, so a reloaded dataset (new fingerprint) gets a new cache.
+from a dataset in chunks (Arrow record batches of the edges table, counted and placed by numba
+kernels: no Python object per edge) straight into ``.npy`` files in ``store.cache_dir(dataset,
+fingerprint)``, and maps them read-only: every process on the machine shares one copy in the page
+cache, and a reloaded dataset (new fingerprint) gets a new cache while the old one is removed.
 
 :func:`prune` implements Pixie's graph pruning (Eksombatchai et al., WWW 2018): boards whose
 pins' topics are spread out (high entropy) are dropped, and pins keep only ``ceil(deg^delta)`` of
