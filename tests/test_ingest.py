@@ -291,5 +291,6 @@ def test_merge_pairs_matches_sql_max_weight_and_first_time() -> None:
     ).fetchall()
     con.register("got", got)
     assert con.execute("SELECT * FROM got").fetchall() == expected
+    assert merge_pairs(keys, w).column_names == ["board_idx", "pin_idx", "weight"]
     assert merge_pairs(keys).num_rows == len(expected)
     assert merge_pairs(np.zeros(0, dtype=np.int64), w[:0], t[:0]).num_rows == 0

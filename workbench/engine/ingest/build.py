@@ -228,9 +228,12 @@ def write_edges(con: duckdb.DuckDBPyConnection, schema: str, staged: Staged | No
     for i, where in enumerate(ranges):
         reporter.progress(i, len(ranges), "merging duplicate edges")
         rows = con.execute(f"SELECT * FROM _pairs WHERE {where}").fetchnumpy()
-        con.register("_merged", merge_pairs(rows["k"], rows.get("w"), rows.get("t")))
+        merged = merge_pairs(rows["k"], rows.get("w"), rows.get("t"))
+        del rows
+        con.register("_merged", merged)
         con.execute("SET preserve_insertion_order = true")  # append in key order
-        con.execute(f"INSERT INTO {schema}.edges SELECT * FROM _merged")
+        con.execute(f"INSERT INTO {schema}.edges ({', '.join(merged.column_names)}) "
+                    "SELECT * FROM _merged")  # fmt: skip
         con.execute("SET preserve_insertion_order = false")
         con.unregister("_merged")
     con.execute("DROP TABLE _pairs")

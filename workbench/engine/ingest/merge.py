@@ -26,8 +26,8 @@ def _values(column: np.ndarray | None, fill: float) -> np.ndarray | None:
 
 def merge_pairs(keys: np.ndarray, weights: np.ndarray | None = None,
                 times: np.ndarray | None = None) -> pa.Table:  # fmt: skip
-    """The rows of one key range as an edges table (board_idx, pin_idx, weight, ts), sorted and
-    with each key once."""
+    """The rows of one key range as an edges table (board_idx, pin_idx, and weight and ts when
+    given), sorted and with each key once."""
     keys = np.asarray(np.ma.getdata(keys), dtype=np.int64)
     w = _values(weights, _NO_WEIGHT)
     t = _values(times, _NO_TIME)
@@ -50,14 +50,12 @@ def merge_pairs(keys: np.ndarray, weights: np.ndarray | None = None,
             w = np.maximum.reduceat(w[order], starts) if starts.size else w[:0]
         if t is not None:
             t = np.minimum.reduceat(t[order], starts) if starts.size else t[:0]
-    n = keys.shape[0]
-    weight = (pa.array(w, type=pa.float64(), mask=w == _NO_WEIGHT) if w is not None
-              else pa.nulls(n, type=pa.float64()))  # fmt: skip
-    ts = (pa.array(t, type=pa.timestamp("us"), mask=t == _NO_TIME) if t is not None
-          else pa.nulls(n, type=pa.timestamp("us")))  # fmt: skip
-    return pa.table({
+    columns: dict[str, pa.Array | np.ndarray] = {
         "board_idx": (keys >> 32).astype(np.int32),
         "pin_idx": (keys & 0xFFFFFFFF).astype(np.int32),
-        "weight": weight,
-        "ts": ts,
-    })  # fmt: skip
+    }
+    if w is not None:
+        columns["weight"] = pa.array(w, type=pa.float64(), mask=w == _NO_WEIGHT)
+    if t is not None:
+        columns["ts"] = pa.array(t, type=pa.timestamp("us"), mask=t == _NO_TIME)
+    return pa.table(columns)
