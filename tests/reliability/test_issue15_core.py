@@ -266,3 +266,18 @@ def test_load_creates_the_store_it_is_given(tmp_path: Path, tiny_dir: Path) -> N
     code, _, err = cli("load", str(tiny_dir), "--dataset", "tiny", "--db", str(db))
     assert code == 0, err
     assert [d.name for d in Store(db).datasets()] == ["tiny"]
+
+
+def test_a_query_id_is_matched_exactly_not_by_numeric_value(tmp_path: Path) -> None:
+    """Issue 15 item 5, query side: in a dataset of integer ids, '007' and '+7' are not pin 7."""
+    from workbench.engine.errors import NotFoundError
+
+    write(tmp_path / "edges.csv", "board,pin\n1,7\n1,8\n2,7\n2,9\n")
+    store = Store(tmp_path / "wb.duckdb")
+    load_dataset(store, [tmp_path / "edges.csv"], "ints")
+    assert store.dataset("ints").pin_id_type == "integer"
+    found = recommend(store, RecommendRequest("ints", pins=("7",), algo="rp3beta", k=2))
+    assert found.results.height > 0
+    for typed in ("007", "+7", "7.0"):
+        with pytest.raises(NotFoundError, match="unknown pin"):
+            recommend(store, RecommendRequest("ints", pins=(typed,), algo="rp3beta", k=2))

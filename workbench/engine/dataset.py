@@ -49,16 +49,6 @@ def id_map(store: Store, dataset: str) -> IdMap:
                  boards=np.asarray(boards["board"], dtype=object))  # fmt: skip
 
 
-def _canonical(value: Any, id_type: str) -> str:
-    text = str(value).strip()
-    if id_type == "integer":
-        try:
-            return str(int(text))
-        except ValueError:
-            return text
-    return text
-
-
 @dataclass(frozen=True, eq=False)
 class PinTable:
     """Every pin's original id and title by dense id, and the dense id of each original id."""
@@ -112,7 +102,8 @@ def resolve_pins(
     """Dense ids of the given original pin ids; an unknown id raises a one-line error. Pass the
     dataset's ``info`` when at hand (it saves a read)."""
     info = info or store.dataset(dataset)
-    wanted = [_canonical(p, info.pin_id_type) for p in pins]
+    # ids match exactly as given: integer ids are all canonical, so '007' is not pin 7
+    wanted = [str(p).strip() for p in pins]
     held = pin_table(store, dataset, info)
     if held is not None:
         rows = {p: held.index[p] for p in wanted if p in held.index}
@@ -134,7 +125,7 @@ def resolve_pins(
 def resolve_board(store: Store, dataset: str, board: Any, info: DatasetInfo | None = None) -> int:
     """Dense id of the given original board id; an unknown id raises a one-line error."""
     info = info or store.dataset(dataset)
-    key = _canonical(board, info.board_id_type)
+    key = str(board).strip()
     row = store.query(f"SELECT idx FROM {table(dataset, 'boards')} WHERE board = ?", [key])
     if not row:
         raise NotFoundError(f"unknown board {key!r} in dataset {dataset!r}")
