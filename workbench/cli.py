@@ -133,7 +133,7 @@ def main(ctx: click.Context) -> None:
 @click.command()
 @db_option
 def tui() -> None:
-    """Open the terminal UI."""
+    """Open the terminal UI (a --db file that does not exist is created, empty, to load into)."""
     from workbench.tui.app import WorkbenchApp
 
-    WorkbenchApp(get_store()).run()
+    WorkbenchApp(get_store(create=True)).run()
