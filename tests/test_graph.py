@@ -149,7 +149,12 @@ def test_chunked_build_matches_the_in_memory_build(
         assert np.array_equal(getattr(chunked, name), getattr(expected, name)), name
 
 
-def test_edges_in_any_order_give_sorted_rows_with_aligned_values() -> None:
+@pytest.mark.parametrize(("chunk", "block_bits"), [(1 << 24, 14), (7, 2), (1, 0), (50, 3)])
+def test_edges_in_any_order_give_sorted_rows_with_aligned_values(
+    chunk: int, block_bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(graph_module, "TRANSPOSE_CHUNK", chunk)
+    monkeypatch.setattr(graph_module, "PIN_BLOCK_BITS", block_bits)
     rng = np.random.default_rng(4)
     n_pins, n_boards = 40, 15
     pairs = np.array(sorted({(int(b), int(p)) for b, p in rng.integers(0, [15, 40], (200, 2))}))
@@ -162,6 +167,10 @@ def test_edges_in_any_order_give_sorted_rows_with_aligned_values() -> None:
     )
     for name in graph_module._ARRAYS:
         assert np.array_equal(getattr(g, name), getattr(ordered, name)), name
+    by_pin = np.lexsort((pairs[:, 0], pairs[:, 1]))  # pin-major, boards ascending
+    assert np.array_equal(g.pin_boards, pairs[by_pin, 0])
+    assert g.pin_weights is not None and np.array_equal(g.pin_weights, w[by_pin])
+    assert g.pin_times is not None and np.array_equal(g.pin_times, t[by_pin])
     assert all(np.all(np.diff(g.pins_of(b)) > 0) for b in range(n_boards))
     assert all(np.all(np.diff(g.boards_of(p)) > 0) for p in range(n_pins))
     dense = np.zeros((n_boards, n_pins), np.float32)

@@ -274,6 +274,13 @@ def _sort_rows(indptr: np.ndarray, ids: np.ndarray, weights: np.ndarray, times: 
             times[lo:hi] = times[order]
 
 
+TRANSPOSE_CHUNK = 1 << 24
+"""Edges the transposition stages at a time (grouped by block of pins)."""
+
+PIN_BLOCK_BITS = 14
+"""Pins per block of the transposition (2^14): a block's rows and offsets stay in the cache."""
+
+
 @numba.njit(cache=True, nogil=True)
 def _transpose(
     board_indptr: np.ndarray,
@@ -284,21 +291,56 @@ def _transpose(
     pin_boards: np.ndarray,
     pin_weights: np.ndarray,
     pin_times: np.ndarray,
+    chunk_edges: int,
+    block_bits: int,
 ) -> None:
-    """The pin -> boards rows from the board -> pins rows: read in board order, so each pin's
-    boards come out ascending."""
+    """The pin -> boards rows from the board -> pins rows, read in board order so each pin's
+    boards come out ascending. The edges go through in chunks of ``chunk_edges``: each chunk is
+    first grouped by block of ``2^block_bits`` pins (a stable counting sort), then placed block by
+    block, so the writes of a block land in a small region of the output, not all over it."""
     has_w, has_t = board_weights.shape[0] > 0, board_times.shape[0] > 0
+    n_pins = pin_indptr.shape[0] - 1
+    n_edges = board_pins.shape[0]
+    n_blocks = (n_pins >> block_bits) + 1
+    chunk = max(1, min(n_edges, chunk_edges))
+    tmp_b = np.empty(chunk, dtype=np.int32)
+    tmp_p = np.empty(chunk, dtype=np.int32)
+    tmp_w = np.empty(chunk if has_w else 0, dtype=np.float32)
+    tmp_t = np.empty(chunk if has_t else 0, dtype=np.int64)
+    block_start = np.empty(n_blocks + 1, dtype=np.int64)
     pos = pin_indptr[:-1].copy()
-    for b in range(board_indptr.shape[0] - 1):
-        for j in range(board_indptr[b], board_indptr[b + 1]):
+    b = 0
+    start = 0
+    while start < n_edges:
+        end = min(start + chunk, n_edges)
+        block_start[:] = 0
+        for j in range(start, end):
+            block_start[(board_pins[j] >> block_bits) + 1] += 1
+        for i in range(n_blocks):
+            block_start[i + 1] += block_start[i]
+        for j in range(start, end):
+            while board_indptr[b + 1] <= j:
+                b += 1
             p = board_pins[j]
-            k = pos[p]
-            pos[p] = k + 1
-            pin_boards[k] = b
+            blk = p >> block_bits
+            k = block_start[blk]
+            block_start[blk] = k + 1
+            tmp_b[k] = b
+            tmp_p[k] = p
             if has_w:
-                pin_weights[k] = board_weights[j]
+                tmp_w[k] = board_weights[j]
             if has_t:
-                pin_times[k] = board_times[j]
+                tmp_t[k] = board_times[j]
+        for k in range(end - start):
+            p = tmp_p[k]
+            i = pos[p]
+            pos[p] = i + 1
+            pin_boards[i] = tmp_b[k]
+            if has_w:
+                pin_weights[i] = tmp_w[k]
+            if has_t:
+                pin_times[i] = tmp_t[k]
+        start = end
 
 
 _ARRAYS = (
@@ -432,6 +474,8 @@ class _CSRBuilder:
             a["pin_boards"],
             _EMPTY_F4 if a["pin_weights"] is None else a["pin_weights"],
             _EMPTY_I8 if a["pin_times"] is None else a["pin_times"],
+            TRANSPOSE_CHUNK,
+            PIN_BLOCK_BITS,
         )
 
 
