@@ -1,9 +1,14 @@
 """Pixie (Eksombatchai et al., WWW 2018): random walks with restart from the query pins.
 
 Alg. 3 of the paper with its options: step budgets per query pin, multi-hit boosting, early
-stopping, biased (topic-personalised) walks and graph pruning; plus one variant that is not in
-the paper, ``degree_beta`` > 0, which divides visit counts by deg(p)^beta to favour less popular
-pins. The kernels are in :mod:`workbench.engine.walks`.
+stopping, biased (topic-personalised) walks and graph pruning. Variants that are not in the paper,
+each off by default: ``degree_beta`` > 0 divides visit counts by deg(p)^beta to favour less popular
+pins; ``allocation=equal`` gives every query pin the same steps instead of the paper's
+degree-based budget; ``credit=expected`` credits every pin of the board a step stands on with its
+transition probability instead of the one pin sampled (the same expected visits, less variance).
+``steps`` is the query's total whatever its pins' weights (the paper's formula, with weights
+outside its normalisation, would take more or fewer). The kernels are in
+:mod:`workbench.engine.walks`.
 """
 
 from __future__ import annotations
