@@ -155,6 +155,7 @@ def test_edges_in_any_order_give_sorted_rows_with_aligned_values(
 ) -> None:
     monkeypatch.setattr(graph_module, "TRANSPOSE_CHUNK", chunk)
     monkeypatch.setattr(graph_module, "PIN_BLOCK_BITS", block_bits)
+    monkeypatch.setattr(graph_module, "BOARD_BLOCK_BITS", block_bits)
     rng = np.random.default_rng(4)
     n_pins, n_boards = 40, 15
     pairs = np.array(sorted({(int(b), int(p)) for b, p in rng.integers(0, [15, 40], (200, 2))}))

@@ -240,6 +240,8 @@ def _place(
     has_w, has_t = weights.shape[0] > 0, times.shape[0] > 0
     for i in range(boards.shape[0]):
         b = boards[i]
+        if b < 0 or b >= pos.shape[0]:
+            return False
         k = pos[b]
         if k >= end[b]:
             return False
@@ -250,6 +252,38 @@ def _place(
         if has_t:
             out_times[k] = times[i]
     return True
+
+
+BOARD_BLOCK_BITS = 12
+"""Boards per block (2^12) when a chunk of edges in no board order is grouped before placing."""
+
+
+@numba.njit(cache=True, nogil=True)
+def _ascending(ids: np.ndarray) -> bool:
+    for i in range(1, ids.shape[0]):  # noqa: SIM110 (numba compiles no generator into all())
+        if ids[i] < ids[i - 1]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_order(ids: np.ndarray, n: int, block_bits: int) -> np.ndarray:
+    """The stable order that groups ``ids`` by block of ``2^block_bits``; empty if an id is not
+    in ``[0, n)``."""
+    n_blocks = (n >> block_bits) + 1
+    start = np.zeros(n_blocks + 1, dtype=np.int64)
+    for i in range(ids.shape[0]):
+        if ids[i] < 0 or ids[i] >= n:
+            return np.empty(0, dtype=np.int64)
+        start[(ids[i] >> block_bits) + 1] += 1
+    for b in range(n_blocks):
+        start[b + 1] += start[b]
+    order = np.empty(ids.shape[0], dtype=np.int64)
+    for i in range(ids.shape[0]):
+        blk = ids[i] >> block_bits
+        order[start[blk]] = i
+        start[blk] += 1
+    return order
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -440,6 +474,14 @@ class _CSRBuilder:
     ) -> None:
         if self.pos is None:
             self._start_placing()
+        if not _ascending(boards):
+            # Grouped by block of boards first, the placements of a block land close together.
+            order = _block_order(boards, self.n_boards, BOARD_BLOCK_BITS)
+            if order.shape[0] != boards.shape[0]:
+                raise StoreError(f"{self.where} changed while its graph was built: try again")
+            boards, pins = boards[order], pins[order]
+            weights = None if weights is None else weights[order]
+            times = None if times is None else times[order]
         a = self.a
         ok = _place(
             boards,
