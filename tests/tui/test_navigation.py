@@ -220,3 +220,39 @@ async def test_explain_a_real_walk(mini_store: Store, make_app: MakeApp) -> None
         assert panel.query_one("#explain-boards", RowsTable).row_count >= 1
         shares = [q["share"] for q in panel.explanation["by_query_pin"]]
         assert abs(sum(shares) - 1) < 1e-6
+
+
+async def test_pin_page_reads_more_rows_on_m(
+    runs_store: Store, make_app: MakeApp, monkeypatch: object
+) -> None:
+    """Pages of one row: ``m`` on a list reads the next page after the rows shown."""
+    from workbench.services import explore
+    from workbench.tui.screens import pin_page
+
+    monkeypatch.setattr(  # type: ignore[attr-defined]
+        pin_page, "read_pin", lambda s, d, p, o=0: explore.pin_page(s, d, p, o, 1)
+    )
+    monkeypatch.setattr(  # type: ignore[attr-defined]
+        pin_page, "read_board", lambda s, d, b, o=0: explore.board_page(s, d, b, o, 1)
+    )
+    app = make_app(runs_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("7")
+        await settle(pilot)
+        app.screen.query_one("#run-results", RowsTable).focus()
+        await pilot.press("down", "enter")  # p01: on boards b0 and b3
+        await settle(pilot)
+        page = app.screen
+        assert isinstance(page, PinPageScreen) and page.pin == "p01"
+        boards = page.query_one("#page-boards", RowsTable)
+        assert boards.row_count == 1 and "m more" in str(boards.border_title)
+        await pilot.press("m")
+        await settle(pilot)
+        assert [str(k.value) for k in boards.rows] == ["b0", "b3"]
+        assert "m more" not in str(boards.border_title)
+        board_pins = page.query_one("#page-board-pins", RowsTable)
+        board_pins.focus()
+        for shown in (2, 3, 4):
+            await pilot.press("m")
+            await settle(pilot)
+            assert board_pins.row_count == shown

@@ -26,18 +26,18 @@ from workbench.tui.widgets.pin_view import PIN_FIELDS, attribute_grid
 from workbench.tui.widgets.rows_table import RowsTable
 
 
-def read_pin(store: Any, dataset: str, pin: str) -> Any:
-    """The pin's row, its degree and (a page of) its boards with their sizes."""
+def read_pin(store: Any, dataset: str, pin: str, offset: int = 0) -> Any:
+    """The pin's row, its degree and one page of its boards (from ``offset``) with sizes."""
     from workbench.services import explore
 
-    return explore.pin_page(store, dataset, pin)
+    return explore.pin_page(store, dataset, pin, offset)
 
 
-def read_board(store: Any, dataset: str, board: str) -> Any:
-    """The board's row and (a page of) its pins."""
+def read_board(store: Any, dataset: str, board: str, offset: int = 0) -> Any:
+    """The board's row and one page of its pins (from ``offset``)."""
     from workbench.services import explore
 
-    return explore.board_page(store, dataset, board)
+    return explore.board_page(store, dataset, board, offset)
 
 
 class PinPageScreen(WorkbenchScreen):
@@ -47,6 +47,7 @@ class PinPageScreen(WorkbenchScreen):
         Binding("backspace", "app.back", "Back", id="page.back"),
         Binding("a", "page_pin('add')", "Add to query", id="page.add"),
         Binding("v", "page_pin('similar')", "Similar images", id="page.similar"),
+        Binding("m", "more", "More rows", id="page.more"),
     ]
 
     def __init__(self, dataset: str, pin: str, mode: str) -> None:
@@ -56,6 +57,9 @@ class PinPageScreen(WorkbenchScreen):
         self.pin = pin
         self.crumb = f"pin {pin}"
         self.detail: Any = None
+        """The last page of the pin's boards read (``PinPage``)."""
+        self.board_detail: Any = None
+        """The last page of the highlighted board's pins read (``BoardPage``)."""
         self._board: str | None = None
 
     def compose_body(self) -> ComposeResult:
@@ -109,14 +113,7 @@ class PinPageScreen(WorkbenchScreen):
                                     ()))  # fmt: skip
         self.query_one("#page-text", Static).update(text)
         table = self.query_one("#page-boards", RowsTable)
-        shown = f"{len(detail.boards):,} of " if detail.more else ""
-        table.border_title = f"Boards ({shown}{detail.degree:,})"
-        table.set_rows(
-            [
-                (str(b["board"]), [str(b["board"]), b.get("name") or "", int(b["pins"])])
-                for b in detail.boards
-            ]
-        )
+        self._add_boards(detail, [])
         table.focus()
         if detail.boards:
             self._show_board(str(detail.boards[0]["board"]))
@@ -135,19 +132,69 @@ class PinPageScreen(WorkbenchScreen):
             return
         self._board = board
         store, dataset = self.workbench.store, self.dataset
-        pins = self.query_one("#page-board-pins", RowsTable)
-
-        def done(detail: Any) -> None:
-            shown = f"{len(detail.pins):,} of " if detail.more else ""
-            pins.border_title = f"Pins of board {board} ({shown}{detail.size:,})"
-            pins.set_rows(
-                [(str(p["pin"]), [str(p["pin"]), p.get("title") or ""]) for p in detail.pins]
-            )
 
         def run(_ctx: JobContext) -> Any:
             return read_board(store, dataset, board)
 
-        self.run_job(Job("page.board", f"Reading board {board}", run, done, show_progress=False))
+        self.run_job(Job("page.board", f"Reading board {board}", run,
+                         lambda found: self._add_board_pins(found, []),
+                         show_progress=False))  # fmt: skip
+
+    def _add_boards(self, page: Any, shown: list[tuple[str, list[Any]]]) -> None:
+        """Show ``page``'s boards after the rows already ``shown``."""
+        self.detail = page
+        rows = shown + [
+            (str(b["board"]), [str(b["board"]), b.get("name") or "", int(b["pins"])])
+            for b in page.boards
+        ]
+        table = self.query_one("#page-boards", RowsTable)
+        table.set_rows(rows)
+        more = f"{len(rows):,} of " if len(rows) < page.degree else ""
+        hint = " · m more" if more else ""
+        table.border_title = f"Boards ({more}{page.degree:,}){hint}"
+
+    def _add_board_pins(self, page: Any, shown: list[tuple[str, list[Any]]]) -> None:
+        """Show ``page``'s pins after the rows already ``shown``."""
+        self.board_detail = page
+        rows = shown + [(str(p["pin"]), [str(p["pin"]), p.get("title") or ""]) for p in page.pins]
+        table = self.query_one("#page-board-pins", RowsTable)
+        table.set_rows(rows)
+        more = f"{len(rows):,} of " if len(rows) < page.size else ""
+        hint = " · m more" if more else ""
+        table.border_title = f"Pins of board {page.board} ({more}{page.size:,}){hint}"
+
+    def _rows(self, table: RowsTable) -> list[tuple[str, list[Any]]]:
+        return [(str(key.value), list(table.get_row(key))[1:]) for key in table.rows]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "more":
+            focused = self.focused
+            if focused is not None and focused.id == "page-boards" and self.detail is not None:
+                return self.query_one("#page-boards", RowsTable).row_count < self.detail.degree
+            if focused is not None and focused.id == "page-board-pins" and self.board_detail:
+                table = self.query_one("#page-board-pins", RowsTable)
+                return table.row_count < self.board_detail.size
+            return False
+        return super().check_action(action, parameters)
+
+    def action_more(self) -> None:
+        """``m``: the next page of the focused list (boards of the pin, or pins of the board)."""
+        store, dataset, pin = self.workbench.store, self.dataset, self.pin
+        focused = self.focused
+        if focused is not None and focused.id == "page-boards":
+            table = self.query_one("#page-boards", RowsTable)
+            shown, offset = self._rows(table), table.row_count
+            self.run_job(Job("page.more", "Reading more boards",
+                             lambda _ctx: read_pin(store, dataset, pin, offset),
+                             lambda page: self._add_boards(page, shown),
+                             show_progress=False))  # fmt: skip
+        elif focused is not None and focused.id == "page-board-pins" and self.board_detail:
+            table = self.query_one("#page-board-pins", RowsTable)
+            shown, offset, board = self._rows(table), table.row_count, self.board_detail.board
+            self.run_job(Job("page.more", "Reading more pins",
+                             lambda _ctx: read_board(store, dataset, board, offset),
+                             lambda page: self._add_board_pins(page, shown),
+                             show_progress=False))  # fmt: skip
 
     def action_page_pin(self, verb: str) -> None:
         """``a`` / ``v`` where no pin row has the focus: the pin on show."""
