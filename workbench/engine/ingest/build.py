@@ -113,16 +113,16 @@ def make_id_map(con: duckdb.DuckDBPyConnection, stage: Stage, col: str, kind: st
     table must then name only those), else from the edge-like tables."""
     id_map = f"_{col}map"
     sources = [stage[kind]] if kind in stage else [s for k, s in stage.items() if k in EDGE_KINDS]
-    keys = " UNION ALL ".join(
-        f"SELECT DISTINCT {_key(s, col, id_kind)} AS key FROM {s.table}" for s in sources
-    )
+    # one distinct pass: DISTINCT over one table, UNION (which removes repeats) over several
+    keys = " UNION ".join(f"SELECT {_key(s, col, id_kind)} AS key FROM {s.table}" for s in sources)
+    if len(sources) == 1:
+        keys = keys.replace("SELECT ", "SELECT DISTINCT ", 1)
     if not sources:
         keys = f"SELECT CAST(NULL AS {'BIGINT' if id_kind == 'integer' else 'VARCHAR'}) AS key"
         keys += " WHERE false"
     con.execute(
         f"CREATE TEMP TABLE {id_map} AS SELECT key, "
-        f"CAST(row_number() OVER (ORDER BY key) - 1 AS INTEGER) AS idx FROM "
-        f"(SELECT DISTINCT key FROM ({keys}))"
+        f"CAST(row_number() OVER (ORDER BY key) - 1 AS INTEGER) AS idx FROM ({keys})"
     )
     if kind in stage:
         entity = stage[kind]
