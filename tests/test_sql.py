@@ -160,3 +160,13 @@ def test_engine_sql_imports_no_face() -> None:
     code = "import sys, workbench.services.sql; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_bad_sql_is_one_line(tiny_store: Store) -> None:
+    from workbench.engine.sql import SqlError
+
+    with pytest.raises(SqlError, match=r"^Parser Error: syntax error") as caught:
+        sql.run(tiny_store, sql.SqlRequest("SELECT FROM WHERE"))
+    assert "\n" not in str(caught.value)
+    with pytest.raises(SqlError, match="nope"):
+        sql.run(tiny_store, sql.SqlRequest("SELECT * FROM tiny.nope"))

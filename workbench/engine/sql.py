@@ -37,6 +37,25 @@ class SqlRefused(WorkbenchError):
     """A statement that is not a single reading statement."""
 
 
+class SqlError(InputError):
+    """DuckDB could not run the statement (syntax, unknown table or column, types)."""
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
+@contextlib.contextmanager
+def _user_errors(reporter: Reporter) -> Iterator[None]:
+    """DuckDB's errors in the user's SQL as one line for the user (a cancel stays a cancel)."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        if reporter.cancelled:
+            raise Cancelled("the query was cancelled") from None
+        raise SqlError(_first_line(exc)) from None
+
+
 @dataclass(frozen=True)
 class QueryResult:
     """The first ``limit`` rows of a query, its columns and their DuckDB types."""
@@ -64,7 +83,8 @@ def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     """The one reading statement in ``sql`` (a trailing ``;`` allowed); refuses anything else."""
     if not sql.strip():
         raise InputError("no SQL statement given")
-    statements = con.extract_statements(sql)
+    with _user_errors(SILENT):
+        statements = con.extract_statements(sql)
     if len(statements) != 1:
         raise SqlRefused(f"one statement at a time: {len(statements)} were given")
     statement = statements[0]
@@ -127,7 +147,7 @@ def run_query(
     started = time.perf_counter()
     with store.connect(read_only=True) as con:
         statement = check_statement(con, sql)
-        with _interrupt_on_cancel(con, reporter):
+        with _interrupt_on_cancel(con, reporter), _user_errors(reporter):
             cur = con.execute(statement)
             columns = [d[0] for d in cur.description or []]
             types = [str(d[1]) for d in cur.description or []]
@@ -162,7 +182,11 @@ def export_query(
     written = 0
     with store.connect(read_only=True) as con:
         statement = check_statement(con, sql)
-        with _interrupt_on_cancel(con, reporter), atomic_path(target, overwrite=overwrite) as tmp:
+        with (
+            _interrupt_on_cancel(con, reporter),
+            _user_errors(reporter),
+            atomic_path(target, overwrite=overwrite) as tmp,
+        ):
             reader = con.sql(statement).to_arrow_reader(BATCH_ROWS)
             writer: Any = None
             try:

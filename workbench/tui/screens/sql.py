@@ -28,7 +28,7 @@ from workbench.tui.widgets.rows_table import RowsTable
 
 PAGE = 200
 """Rows shown at a time (the query keeps up to the service's row limit)."""
-EXAMPLE = "-- ctrl+r runs; read-only. e.g.\nSELECT * FROM runs ORDER BY run_id DESC LIMIT 20"
+EXAMPLE = "e.g. SELECT * FROM runs ORDER BY run_id DESC LIMIT 20  (ctrl+r runs it; read-only)"
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "json"}
 
 
@@ -68,7 +68,9 @@ class SQLScreen(WorkbenchScreen):
     def compose_body(self) -> ComposeResult:
         with Vertical(classes="body"):
             with Horizontal(id="sql-top"):
-                editor = TextArea.code_editor(EXAMPLE, language="sql", id="sql-editor")
+                editor = TextArea.code_editor(
+                    "", language="sql", id="sql-editor", placeholder=EXAMPLE
+                )
                 editor.add_class("panel")
                 editor.border_title = "SQL (read-only) · ctrl+r run · ctrl+s export"
                 yield editor
