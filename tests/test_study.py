@@ -20,6 +20,7 @@ from workbench.services.study import StudyRequest, read_study, run
 STUDY = f"""
 name = "tiny"
 description = "Two baselines and a walk on the sample."
+findings = "Walks and P3alpha beat popularity here."
 metrics = ["hr@10", "ndcg@10"]
 repeats = 2
 baseline = "popular"
@@ -77,6 +78,7 @@ def test_tiny_study_on_the_sample(tmp_path: Path) -> None:
     assert "hr@10" in tuned.versus and len(tuned.versus["hr@10"]["ci95"]) == 2
     report = path.with_suffix(".md").read_text()
     assert "| **p3alpha tuned** | alpha=" in report and "±" in report
+    assert report.rstrip().endswith("## Findings\n\nWalks and P3alpha beat popularity here.")
     assert "Paired against **popular**" in report and (tmp_path / "tiny-sample.png").exists()
     stored = len(list_runs(store))
 
@@ -99,6 +101,9 @@ def test_study_command_and_bad_files(tmp_path: Path) -> None:
     res = runner.invoke(main, ["study", str(bad), "--db", str(tmp_path / "x.duckdb")])
     assert res.exit_code == 2 and res.output.count("\n") == 1
     assert "bad.toml" in res.output and "negatives" in res.output
+    bad.write_text('datasets = ["s"]\n[[algorithms]]\nalgorithm = "popular"\nfindings = "x"\n')
+    with pytest.raises(WorkbenchError, match=r"unknown key 'findings'.*put study keys at the top"):
+        read_study(bad)
     bad.write_text("datasets = [\n")
     res = runner.invoke(main, ["study", str(bad), "--db", str(tmp_path / "x.duckdb")])
     assert res.exit_code == 2 and "not valid TOML" in res.output

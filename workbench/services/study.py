@@ -165,6 +165,7 @@ def read_study(path: str | Path) -> StudySpec:
         raise _fail(path, f"not valid TOML: {exc}") from None
     known = {
         "name",
+        "findings",
         "description",
         "metrics",
         "repeats",
@@ -201,6 +202,13 @@ def read_study(path: str | Path) -> StudySpec:
     for i, a in enumerate(doc.get("algorithms") or []):
         if not isinstance(a, dict) or "algorithm" not in a:
             raise _fail(path, f"algorithms[{i}]: expected a table with algorithm = NAME")
+        extra = sorted(set(a) - {"label", "algorithm", "params", "grid", "datasets", "repeats"})
+        if extra:
+            raise _fail(
+                path,
+                f"algorithms[{i}]: unknown key {extra[0]!r} (a key after the last "
+                "[[algorithms]] belongs to it: put study keys at the top)",
+            )
         grid = a.get("grid") or {}
         if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
             raise _fail(path, f"algorithms[{i}].grid: expected parameter = [values, ...]")
@@ -521,6 +529,15 @@ def _cell(value: float | None, half: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}f}" + (f" ± {half:.{digits}f}" if half is not None else "")
 
 
+def _verdict(low: float, high: float, p_holm: float) -> str:
+    """Higher or lower only when the interval excludes 0 and the Holm-corrected p is < 0.05."""
+    if p_holm < 0.05 and (low > 0 or high < 0):
+        return "higher" if low > 0 else "lower"
+    if low > 0 or high < 0:
+        return "tied after Holm (its own interval excludes 0)"
+    return "tied"
+
+
 def _settings_line(settings: EvalSettings) -> str:
     parts = [f"{settings.protocol} protocol", f"split seed {settings.split_seed}"]
     if settings.protocol == "sampled":
@@ -539,22 +556,26 @@ def render_report(spec: StudySpec, result: StudyResult, plot_names: Mapping[str,
     if spec.description:
         lines += [spec.description.strip(), ""]
     lines += [
-        f"Regenerate with `workbench study {spec.path.name}` (the same file on the same store "
-        "reuses the stored runs and gives the same numbers; on a fresh store it recomputes them "
-        "with the same seeds: the metrics repeat, the timings are measured again).",
+        f"Regenerate with `workbench study {spec.path} --db STORE` (the same file on the same "
+        "store reuses the stored runs and gives the same numbers; on a fresh store it recomputes "
+        "them with the same seeds: the metrics repeat, the timings are measured again).",
         "",
         f"- Test: {_settings_line(test)}.",
         f"- Tuning: each grid evaluated on the validation split (carved from training), "
         f"{_settings_line(val)}; best by {spec.tune_metric}. The test split is used once, "
         "with the tuned setting.",
         "- ± is the half-width of the 95% interval of the mean over boards (Student's t; per-board "
-        f"values averaged over the {spec.repeats} seed(s)). Δ intervals are paired over boards; "
-        "p is the randomisation test, Holm-corrected over the algorithms compared with the "
-        "baseline.",
+        f"values averaged over the {spec.repeats} seed(s)). Δ intervals are paired over boards "
+        "(each on its own, not corrected); p is the randomisation test, Holm-corrected over the "
+        "algorithms compared with the baseline; a verdict says higher or lower only when both "
+        "agree.",
     ]
     if spec.catalogue is not None:
         lines.append(f"- Catalogue measures: {_settings_line(spec.settings('catalogue'))}.")
-    lines.append("- ms/query: scoring time per board on this machine (mean over the seeds).")
+    lines.append(
+        "- ms/query: the algorithm's own time per query (scoring one board's candidates, after a "
+        "warm-up call; mean over the seeds), on the machine that ran the study."
+    )
     lines += ["", "## Grids", ""]
     for a in spec.algorithms:
         fixed = ", ".join(f"{k}={v}" for k, v in a.params.items()) or "defaults"
@@ -597,9 +618,7 @@ def render_report(spec: StudySpec, result: StudyResult, plot_names: Mapping[str,
                         continue
                     low, high = v["ci95"]
                     cells.append(f"{v['delta']:+.4f} [{low:+.4f}, {high:+.4f}] p={v['p_holm']:.2g}")
-                    verdicts.append(
-                        f"{m} higher" if low > 0 else f"{m} lower" if high < 0 else f"{m} tied"
-                    )
+                    verdicts.append(f"{m} {_verdict(low, high, v['p_holm'])}")
                 cells.append(", ".join(verdicts))
                 lines.append("| " + " | ".join(cells) + " |")
         if dataset in plot_names:
