@@ -100,8 +100,8 @@ def settings_of(
         )
     elif total > MAX_SETTINGS:
         raise WorkbenchError(
-            f"the grid holds {total:,} settings (more than {MAX_SETTINGS:,}): try a random subset",
-            hint="grid",
+            f"the grid holds {total:,} settings (more than {MAX_SETTINGS:,}): sweep a random "
+            "subset of them"
         )
     else:
         picks = list(range(total))
