@@ -148,3 +148,21 @@ def test_short_board_note_survives_a_tiny_catalogue(store: Store, tmp_path: Path
     )
     assert res.exit_code == 2 and res.output.count("\n") == 1
     assert "fewer than 99 candidate negatives" in res.output
+
+
+def test_full_protocol_metrics_are_batched_and_rankings_kept_shallow(
+    clustered: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import workbench.engine.evaluation.data as data_module
+    import workbench.engine.evaluation.trial as trial_module
+
+    settings = EvalSettings(protocol="full", ks=(5, 40), batch=4096)
+    _, whole, _ = evaluate(clustered, "c", "itemknn", {}, settings)
+    monkeypatch.setattr(trial_module, "STORED_DEPTH", 5)
+    monkeypatch.setattr(data_module, "STORED_DEPTH", 5)
+    small = EvalSettings(protocol="full", ks=(5, 40), batch=12)  # 3 boards per batch
+    _, batched, data = evaluate(clustered, "c", "itemknn", {}, small)
+    assert batched.top_pins.shape[1] == 5 and whole.top_pins.shape[1] == 40
+    assert batched.metrics == pytest.approx(whole.metrics)
+    assert {"coverage@40", "gini@40", "hr@40"} <= set(batched.metrics)
+    assert any("rankings stored to depth 5" in n for n in data.notes)

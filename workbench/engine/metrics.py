@@ -112,23 +112,37 @@ def diversity_of_lists(top: np.ndarray, k: int, categories: np.ndarray) -> np.nd
 def coverage(top: np.ndarray, k: int, n_pins: int) -> float:
     """Catalogue coverage: the share of all pins recommended in at least one top-k list
     (Herlocker et al., TOIS 2004; Ge et al., RecSys 2010)."""
-    _check(top, k)
-    t = top[:, :k]
-    return float(np.unique(t[t >= 0]).size / max(n_pins, 1))
+    return coverage_of_counts(list_counts(top, k, n_pins))
 
 
 def gini(top: np.ndarray, k: int, n_pins: int) -> float:
     """Gini coefficient of how often each pin of the catalogue is recommended in the top-k lists:
     0 when every pin is recommended equally often, near 1 when a few pins take every slot
     (Adomavicius & Kwon, TKDE 2012)."""
+    return gini_of_counts(list_counts(top, k, n_pins))
+
+
+def list_counts(top: np.ndarray, k: int, n_pins: int) -> np.ndarray:
+    """How many top-k lists hold each pin (summed batch by batch for coverage and Gini)."""
     _check(top, k)
     t = top[:, :k]
-    counts = np.sort(np.bincount(t[t >= 0], minlength=n_pins).astype(np.float64))
-    total = counts.sum()
+    return np.bincount(t[t >= 0], minlength=n_pins).astype(np.float64)
+
+
+def coverage_of_counts(counts: np.ndarray) -> float:
+    """:func:`coverage` from :func:`list_counts` (of all lists)."""
+    return float((counts > 0).sum() / max(counts.size, 1))
+
+
+def gini_of_counts(counts: np.ndarray) -> float:
+    """:func:`gini` from :func:`list_counts` (of all lists)."""
+    n_pins = counts.size
+    ordered = np.sort(counts)
+    total = ordered.sum()
     if total == 0 or n_pins == 0:
         return 0.0
     i = np.arange(1, n_pins + 1, dtype=np.float64)
-    return float(((2 * i - n_pins - 1) * counts).sum() / (n_pins * total))
+    return float(((2 * i - n_pins - 1) * ordered).sum() / (n_pins * total))
 
 
 def _row_mean(values: np.ndarray, valid: np.ndarray) -> np.ndarray:

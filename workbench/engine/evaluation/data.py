@@ -13,7 +13,7 @@ import numpy as np
 
 from workbench.engine.dataset import id_map
 from workbench.engine.errors import WorkbenchError
-from workbench.engine.evaluation.settings import EvalSettings
+from workbench.engine.evaluation.settings import STORED_DEPTH, EvalSettings
 from workbench.engine.graph import Graph, load_graph
 from workbench.engine.splits import Split, make_split, sample_boards, sample_negatives
 from workbench.engine.store import Store, table
@@ -245,11 +245,14 @@ def _cap_depth(data: EvalData) -> EvalData:
     measured on the whole list, with a note."""
     most = int(candidate_counts(data).max())
     ks = data.settings.ks
+    notes = data.notes
+    if min(max(ks), most) > STORED_DEPTH:
+        notes = (*notes, f"rankings stored to depth {STORED_DEPTH:,}; metrics use whole lists")
     if max(ks) <= most:
-        return replace(data, depth=max(ks))
+        return replace(data, depth=max(ks), notes=notes)
     over = ", ".join(str(k) for k in ks if k > most)
     note = (
         f"k {over} above the {most:,} candidates a board has at most: rankings capped at "
         f"{most:,} pins"
     )
-    return replace(data, depth=most, notes=(*data.notes, note))
+    return replace(data, depth=most, notes=(*notes, note))

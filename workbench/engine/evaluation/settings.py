@@ -18,6 +18,9 @@ PROTOCOLS = ("sampled", "full")
 DEFAULT_KS = (1, 5, 10, 20)
 DEFAULT_NEGATIVES = 99
 MAX_REPEATS = 100
+STORED_DEPTH = 1000
+"""Rankings are kept (and stored) this deep at most; metrics at deeper cutoffs use the whole
+lists, batch by batch."""
 
 TIE_RULE = (
     "ties broken at random (seeded hash of board and pin), never by candidate position: "

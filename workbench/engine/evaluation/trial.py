@@ -22,6 +22,7 @@ import workbench.engine.recommenders  # noqa: F401 - registers every algorithm
 from workbench.engine import metrics as M
 from workbench.engine.evaluation.data import EvalData, reseed
 from workbench.engine.evaluation.ranking import rank_candidates
+from workbench.engine.evaluation.settings import STORED_DEPTH
 from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.recommenders.base import Recommender, board_query, create, params_dict
 
@@ -97,8 +98,10 @@ def run_trial(
     model = fitted or create(algo, dict(params or {})).fit(split.train)
     fit_s = time.perf_counter() - started
     n, depth = split.boards.size, data.depth or settings.depth
-    top_pins = np.full((n, depth), -1, dtype=np.int32)
-    top_scores = np.full((n, depth), -np.inf)
+    keep = min(depth, STORED_DEPTH)
+    top_pins = np.full((n, keep), -1, dtype=np.int32)
+    top_scores = np.full((n, keep), -np.inf)
+    summary = Summary(data)
     tied = steps = 0
     query_s = 0.0
     if n:  # warm-up: the first call of a compiled kernel in a process loads it
@@ -140,11 +143,12 @@ def run_trial(
             settings.seed,
             depth,
         )
-        top_pins[lo:hi], top_scores[lo:hi] = p, s
+        summary.add(lo, hi, p)
+        top_pins[lo:hi], top_scores[lo:hi] = p[:, :keep], s[:, :keep]
         tied += t
         reporter.progress(hi, n, "scoring boards")
     score_s = time.perf_counter() - started
-    metrics, per_board = summarise(data, top_pins)
+    metrics, per_board = summary.finish()
     result = EvalResult(
         algorithm=algo,
         params=params_dict(model.params),
@@ -163,44 +167,68 @@ def run_trial(
     return combine([result])
 
 
-def summarise(
-    data: EvalData, top_pins: np.ndarray
-) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """Metrics at every cutoff: means over boards, and the per-board values behind the means.
+class Summary:
+    """Metrics accumulated batch by batch (rankings are never held whole): per-board values, and
+    for the full protocol how often each pin is listed, for coverage and Gini.
 
     Accuracy always; the measures of what is recommended (popularity, novelty, diversity,
     coverage, Gini) only under the full protocol: over a positive and sampled negatives they
     describe the negatives, not the catalogue.
     """
-    split, settings, graph = data.split, data.settings, data.graph
-    n_pins = graph.n_pins
-    counts = np.diff(split.relevant_indptr)
-    rel_keys = np.repeat(split.boards.astype(np.int64), counts) * n_pins + split.relevant
-    hits = np.isin(split.boards.astype(np.int64)[:, None] * n_pins + top_pins, rel_keys)
-    hits &= top_pins >= 0
-    catalogue = settings.protocol == "full"
-    popularity = graph.pin_degree.astype(np.float64)
-    attr = settings.diversity or ("topic" if "topic" in graph.pin_attributes else None)
-    categories = graph.pin_attribute(attr).codes if attr and catalogue else None
-    metrics: dict[str, float] = {}
-    per_board: dict[str, np.ndarray] = {}
-    for k in settings.ks:
-        values = M.accuracy(hits, counts, k)
-        if catalogue:
-            values["popularity"] = M.popularity_of_lists(top_pins, k, popularity)
-            values["novelty"] = M.novelty_of_lists(top_pins, k, popularity, graph.n_boards)
-            if categories is not None:
-                values["diversity"] = M.diversity_of_lists(top_pins, k, categories)
-        for name, v in values.items():
-            key = M.metric_name(name, k)
-            per_board[key] = v
-            finite = v[np.isfinite(v)]
-            if finite.size:  # diversity has no value when no list holds two categorised pins
-                metrics[key] = float(finite.mean())
-        if catalogue:
-            metrics[M.metric_name("coverage", k)] = M.coverage(top_pins, k, n_pins)
-            metrics[M.metric_name("gini", k)] = M.gini(top_pins, k, n_pins)
-    return metrics, per_board
+
+    def __init__(self, data: EvalData) -> None:
+        self.data = data
+        graph, settings = data.graph, data.settings
+        self.catalogue = settings.protocol == "full"
+        self.popularity = graph.pin_degree.astype(np.float64)
+        attr = settings.diversity or ("topic" if "topic" in graph.pin_attributes else None)
+        self.categories = graph.pin_attribute(attr).codes if attr and self.catalogue else None
+        self.per_board: dict[str, np.ndarray] = {}
+        self.listed = {k: np.zeros(graph.n_pins) for k in settings.ks} if self.catalogue else {}
+
+    def add(self, lo: int, hi: int, top: np.ndarray) -> None:
+        """The rankings of evaluated boards ``lo:hi`` (one row each, deepest cutoff wide)."""
+        split, graph, n = self.data.split, self.data.graph, self.data.split.boards.size
+        n_pins = graph.n_pins
+        boards = split.boards[lo:hi].astype(np.int64)
+        counts = np.diff(split.relevant_indptr[lo : hi + 1])
+        relevant = split.relevant[split.relevant_indptr[lo] : split.relevant_indptr[hi]]
+        keys = np.repeat(boards, counts) * n_pins + relevant
+        hits = np.isin(boards[:, None] * n_pins + top, keys) & (top >= 0)
+        for k in self.data.settings.ks:
+            values = M.accuracy(hits, counts, k)
+            if self.catalogue:
+                values["popularity"] = M.popularity_of_lists(top, k, self.popularity)
+                values["novelty"] = M.novelty_of_lists(top, k, self.popularity, graph.n_boards)
+                if self.categories is not None:
+                    values["diversity"] = M.diversity_of_lists(top, k, self.categories)
+                self.listed[k] += M.list_counts(top, k, n_pins)
+            for name, v in values.items():
+                key = M.metric_name(name, k)
+                self.per_board.setdefault(key, np.full(n, np.nan))[lo:hi] = v
+
+    def finish(self) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """Means over boards (and catalogue measures), and the per-board values behind them."""
+        metrics: dict[str, float] = {}
+        for k in self.data.settings.ks:
+            for key, v in self.per_board.items():
+                if key.endswith(f"@{k}"):
+                    finite = v[np.isfinite(v)]
+                    if finite.size:  # diversity has no value without two categorised pins
+                        metrics[key] = float(finite.mean())
+            if self.catalogue:
+                metrics[M.metric_name("coverage", k)] = M.coverage_of_counts(self.listed[k])
+                metrics[M.metric_name("gini", k)] = M.gini_of_counts(self.listed[k])
+        return metrics, self.per_board
+
+
+def summarise(
+    data: EvalData, top_pins: np.ndarray
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Metrics of whole rankings (one row per evaluated board): see :class:`Summary`."""
+    summary = Summary(data)
+    summary.add(0, data.split.boards.size, top_pins)
+    return summary.finish()
 
 
 def combine(results: Sequence[EvalResult]) -> EvalResult:
