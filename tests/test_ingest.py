@@ -268,29 +268,3 @@ def test_edges_merged_in_key_ranges_equal_one_merge(
     edges = store.query('SELECT board_idx, pin_idx, weight, ts FROM "parts".edges')
     assert edges == sorted(edges)  # stored in (board, pin) order
     assert edges == store.query('SELECT board_idx, pin_idx, weight, ts FROM "whole".edges')
-
-
-def test_merge_pairs_matches_sql_max_weight_and_first_time() -> None:
-    import duckdb
-    import numpy as np
-
-    from workbench.engine.ingest.merge import merge_pairs
-
-    rng = np.random.default_rng(1)
-    n = 5_000
-    keys = rng.integers(0, 300, n) << 32 | rng.integers(0, 50, n)
-    w = np.ma.masked_array(rng.random(n), mask=rng.random(n) < 0.3)
-    t = np.ma.masked_array(rng.integers(0, 10**12, n), mask=rng.random(n) < 0.3)
-    got = merge_pairs(keys, w, t)
-    con = duckdb.connect()
-    con.register("rows", {"k": keys, "w": w.filled(np.nan), "t": t.filled(-1)})
-    expected = con.execute(
-        "SELECT CAST(k >> 32 AS INTEGER), CAST(k & 4294967295 AS INTEGER), "
-        "max(CASE WHEN NOT isnan(w) THEN w END), "
-        "make_timestamp(min(CASE WHEN t >= 0 THEN t END)) FROM rows GROUP BY k ORDER BY k"
-    ).fetchall()
-    con.register("got", got)
-    assert con.execute("SELECT * FROM got").fetchall() == expected
-    assert merge_pairs(keys, w).column_names == ["board_idx", "pin_idx", "weight"]
-    assert merge_pairs(keys).num_rows == len(expected)
-    assert merge_pairs(np.zeros(0, dtype=np.int64), w[:0], t[:0]).num_rows == 0

@@ -2,8 +2,7 @@
 
 Everything runs in DuckDB on the load's connection (its memory limit and spill directory apply):
 ids are mapped to dense int32 indexes by joins with small id maps; edges become packed 64-bit
-board-pin keys, merged and sorted one key range at a time as numpy arrays; no Python object is
-made per edge.
+board-pin keys, merged and sorted one key range at a time; no Python object is made per edge.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import duckdb
 from workbench.engine.errors import InputError
 from workbench.engine.ingest import checks
 from workbench.engine.ingest.images import stage_image_dir, unreadable_images
-from workbench.engine.ingest.merge import merge_pairs
 from workbench.engine.ingest.staging import EDGE_KINDS, Stage, Staged
 from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.store import ident
@@ -207,16 +205,15 @@ def write_edges(con: duckdb.DuckDBPyConnection, schema: str, staged: Staged | No
     (max weight, first time); returns how many duplicate rows were merged.
 
     Each row becomes one BIGINT key, board in the high 32 bits, so key order is (board, pin)
-    order. The keys are cut into ranges of about :data:`PART_ROWS` rows; each range is fetched as
-    arrays, sorted and merged (:func:`merge_pairs`) and appended, so the table comes out sorted
-    with one range in memory at a time."""
+    order. The keys are cut into ranges of about :data:`PART_ROWS` rows; each range is merged and
+    sorted on its own and appended, so the table comes out sorted in bounded memory."""
     con.execute(f"CREATE TABLE {schema}.edges (board_idx INTEGER, pin_idx INTEGER, "
                 "weight DOUBLE, ts TIMESTAMP)")  # fmt: skip
     if staged is None:
         return 0
     has_w, has_t = _any(con, staged, "weight"), _any(con, staged, "ts")
     values = (f", {checks.WEIGHT_SQL} AS w" if has_w else "") + (
-        f", epoch_us({checks.ts_sql(staged)}) AS t" if has_t else ""
+        f", {checks.ts_sql(staged)} AS t" if has_t else ""
     )
     con.execute(
         f"CREATE TEMP TABLE _pairs AS SELECT (CAST(b.idx AS BIGINT) << 32) | p.idx AS k{values} "
@@ -224,18 +221,18 @@ def write_edges(con: duckdb.DuckDBPyConnection, schema: str, staged: Staged | No
     )
     staged.drop(con)
     n_raw = con.execute("SELECT count(*) FROM _pairs").fetchone()[0]  # type: ignore[index]
+    w = "max(w)" if has_w else "CAST(NULL AS DOUBLE)"
+    t = "min(t)" if has_t else "CAST(NULL AS TIMESTAMP)"
     ranges = key_ranges(con, "_pairs", n_raw)
     for i, where in enumerate(ranges):
         reporter.progress(i, len(ranges), "merging duplicate edges")
-        rows = con.execute(f"SELECT * FROM _pairs WHERE {where}").fetchnumpy()
-        merged = merge_pairs(rows["k"], rows.get("w"), rows.get("t"))
-        del rows
-        con.register("_merged", merged)
-        con.execute("SET preserve_insertion_order = true")  # append in key order
-        con.execute(f"INSERT INTO {schema}.edges ({', '.join(merged.column_names)}) "
-                    "SELECT * FROM _merged")  # fmt: skip
-        con.execute("SET preserve_insertion_order = false")
-        con.unregister("_merged")
+        # merged in SQL: rows appended from Arrow (a numpy sort was 35% cheaper in CPU) stay in
+        # memory until commit at about 2.5x the size, 21 GB at 500M edges
+        con.execute(
+            f"INSERT INTO {schema}.edges SELECT CAST(k >> 32 AS INTEGER), "
+            f"CAST(k & 4294967295 AS INTEGER), weight, ts FROM (SELECT k, {w} AS weight, "
+            f"{t} AS ts FROM _pairs WHERE {where} GROUP BY k) ORDER BY k"
+        )
     con.execute("DROP TABLE _pairs")
     n_edges = con.execute(f"SELECT count(*) FROM {schema}.edges").fetchone()[0]  # type: ignore[index]
     return int(n_raw - n_edges)
