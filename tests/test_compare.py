@@ -369,17 +369,12 @@ def test_kendall_tau_needs_two_shared_items() -> None:
     assert two.shared == 2 and two.kendall_tau == pytest.approx(-1.0)
 
 
-def test_stability_study_is_stored_as_a_run(
-    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_stability_study_is_stored_as_a_run(store: Store, tmp_path: Path) -> None:
     from tests.test_evaluate import clustered_dir
     from workbench.engine.evaluation import stability as S
     from workbench.engine.ingest import load_dataset
     from workbench.engine.runs import get_run, run_results
 
-    kinds = (*S.RUN_KINDS, "stability")  # the run kind the store is asked to learn (runs.py)
-    monkeypatch.setattr("workbench.engine.runs.RUN_KINDS", kinds)
-    monkeypatch.setattr(S, "RUN_KINDS", kinds)
     load_dataset(store, [clustered_dir(tmp_path / "c")], "c")
     out = S.ranking_stability(store, "c", ["p1"], "pixie", {}, [50, 500], seeds=2, k=5, depth=8)
     assert out.run_id is not None and not out.notes

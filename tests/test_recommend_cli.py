@@ -204,9 +204,12 @@ def test_warm_process_resolves_ids_from_memory_with_the_same_answers(numeric_db:
     """The second call of a process holds the pins in memory: same ranking, same titles, same
     errors as the first call's SQL look-ups; a reload (new version) is read again."""
     store = Store(numeric_db)
-    request = RecommendRequest("num", ("010", "14"), (2.0, 1.0), algo="rp3beta")
+    request = RecommendRequest("num", ("10", "14"), (2.0, 1.0), algo="rp3beta")
     first, second, third = (recommend(store, request) for _ in range(3))
     assert first.results.equals(second.results) and second.results.equals(third.results)
     assert "Thirteen" in third.results["title"].to_list()
     with pytest.raises(WorkbenchError, match="unknown pin '99' in dataset 'num'"):
         recommend(store, RecommendRequest("num", ("99",)))
+    # ids match exactly in memory as in SQL: '010' is not pin 10 (issue 15 item 5)
+    with pytest.raises(WorkbenchError, match="unknown pin '010' in dataset 'num'"):
+        recommend(store, RecommendRequest("num", ("010",)))

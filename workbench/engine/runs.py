@@ -19,7 +19,7 @@ import polars as pl
 from workbench.engine.errors import NotFoundError, WorkbenchError
 from workbench.engine.store import Store, frame, table
 
-RUN_KINDS = ("recommend", "eval", "visual", "fusion", "batch")
+RUN_KINDS = ("recommend", "eval", "visual", "fusion", "batch", "stability")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from workbench.engine.evaluation.data import check_version
 from workbench.engine.graph import load_graph
 from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.recommenders.base import Query, create, param_fields
-from workbench.engine.runs import RUN_KINDS, save_run
+from workbench.engine.runs import save_run
 from workbench.engine.store import Store
 
 STABILITY_KIND = "stability"
@@ -116,20 +116,17 @@ def ranking_stability(
         depth=depth,
         table=stability_table(rankings, k, p),
     )
-    if STABILITY_KIND in RUN_KINDS:
-        check_version(store, dataset, fingerprint, "the rankings were computed")
-        result.run_id = save_run(
-            store,
-            dataset=dataset,
-            kind=STABILITY_KIND,
-            algorithm=algo,
-            params=dict(params),
-            seed=0,
-            fingerprint=fingerprint,
-            results=pl.concat(frames),
-            query={"pins": list(pins)},
-            info={"stability": result.to_json() | {"run_id": None}, "steps": list(steps)},
-        )
-    else:
-        result.notes.append("not stored: this store does not know stability runs yet")
+    check_version(store, dataset, fingerprint, "the rankings were computed")
+    result.run_id = save_run(
+        store,
+        dataset=dataset,
+        kind=STABILITY_KIND,
+        algorithm=algo,
+        params=dict(params),
+        seed=0,
+        fingerprint=fingerprint,
+        results=pl.concat(frames),
+        query={"pins": list(pins)},
+        info={"stability": result.to_json() | {"run_id": None}, "steps": list(steps)},
+    )
     return result
