@@ -57,13 +57,14 @@ def _clean_stale(path: Path) -> None:
         # a temp of a live writer in another process is left alone (its pid still runs)
         parts = old.name.rsplit(".", 3)
         pid = int(parts[1]) if len(parts) == 4 and parts[1].isdigit() else None
-        if pid is not None and pid != os.getpid() and _alive(pid):
+        if pid is not None and pid != os.getpid() and pid_alive(pid):
             continue
         with contextlib.suppress(OSError):
             old.unlink()
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (on this machine)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

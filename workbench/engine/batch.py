@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from workbench.engine.atomic import atomic_path, atomic_write
+from workbench.engine.atomic import atomic_path, atomic_write, pid_alive
 from workbench.engine.dataset import id_map, resolve_board
 from workbench.engine.errors import Cancelled, InputError, OutputExistsError, WorkbenchError
 from workbench.engine.executors import Executor, LocalExecutor
@@ -126,16 +126,6 @@ def read_board_list(store: Store, dataset: str, path: str | os.PathLike[str]) ->
     return np.asarray(dense, dtype=np.int32)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def output_lock(out: Path) -> Iterator[Path]:
     """Hold ``.<out>.lock`` for the block: a second writer of ``out`` (another process, or
@@ -150,7 +140,7 @@ def output_lock(out: Path) -> Iterator[Path]:
                 pid = int(lock.read_text().strip() or "0")
             except (OSError, ValueError):
                 pid = 0
-            if pid and _alive(pid):
+            if pid and pid_alive(pid):
                 raise WorkbenchError(
                     f"another batch (process {pid}) is writing {out}; wait for it to finish or "
                     "choose another output"

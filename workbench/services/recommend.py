@@ -16,6 +16,7 @@ from workbench.services.parsing import check_seed
 
 if TYPE_CHECKING:
     from workbench.engine.recommend import RecommendResult
+    from workbench.engine.recommenders.base import ParamField
     from workbench.engine.store import Store
 
 __all__ = [
@@ -42,6 +43,10 @@ def __getattr__(name: str) -> Any:
         from workbench.engine.recommend import RecommendResult
 
         return RecommendResult
+    if name == "ParamField":
+        from workbench.engine.recommenders.base import ParamField
+
+        return ParamField
     if name == "BOARD_WEIGHTINGS":
         from workbench.engine.recommenders.base import BOARD_WEIGHTINGS
 
@@ -97,36 +102,6 @@ def format_steps(steps: int | None) -> str:
 
 
 @dataclass(frozen=True)
-class ParamField:
-    """One parameter of an algorithm as a form or ``--help`` shows it."""
-
-    name: str
-    type: type
-    default: Any
-    range: tuple[float, float] | None
-    choices: tuple[str, ...] | None
-    help: str
-
-    def describe(self) -> str:
-        """``steps: int in [1, 1,000,000,000], default 100,000``."""
-        kind = getattr(self.type, "__name__", str(self.type))
-
-        def show(v: Any) -> str:
-            if self.type is int and not isinstance(v, bool):
-                return f"{int(v):,}"
-            return repr(v) if isinstance(v, str) else f"{v:g}" if isinstance(v, float) else str(v)
-
-        allowed = (
-            f" in [{show(self.range[0])}, {show(self.range[1])}]"
-            if self.range is not None
-            else f" one of {'|'.join(self.choices)}"
-            if self.choices
-            else ""
-        )
-        return f"{self.name}: {kind}{allowed}, default {show(self.default)}"
-
-
-@dataclass(frozen=True)
 class AlgorithmHelp:
     """An algorithm's name, one-line description and parameters."""
 
@@ -139,11 +114,7 @@ def algorithms() -> dict[str, list[ParamField]]:
     """Every algorithm's parameters, by name, in the registry's order."""
     from workbench.engine.recommenders import ALGORITHMS, param_fields
 
-    return {
-        name: [ParamField(f.name, f.type, f.default, f.range, f.choices, f.help)
-               for f in param_fields(name)]
-        for name in ALGORITHMS
-    }  # fmt: skip
+    return {name: param_fields(name) for name in ALGORITHMS}
 
 
 def algorithm_help() -> list[AlgorithmHelp]:

@@ -13,7 +13,7 @@ from workbench.engine.executors import EXECUTORS, make_executor
 from workbench.engine.export import DEFAULT_DIR
 from workbench.engine.plots import sweep_axes, sweep_series
 from workbench.engine.progress import SILENT, Reporter
-from workbench.engine.recommenders import ALGORITHMS, ParamField, param_fields, parse_params
+from workbench.engine.recommenders import parse_params
 from workbench.engine.runs import Run
 from workbench.engine.store import Store
 from workbench.engine.sweep import (
@@ -35,7 +35,6 @@ __all__ = [
     "SweepRequest",
     "SweepResult",
     "TrialRecord",
-    "algorithm_fields",
     "check_grid",
     "check_value",
     "count_settings",
@@ -151,11 +150,6 @@ def latest_sweep(store: Store, dataset: str) -> list[Run]:
         (r for r in list_runs(store, dataset=dataset, kind="eval") if "sweep" in r.info), None
     )
     return engine.sweep_runs(store, newest.info["sweep"]["id"]) if newest else []
-
-
-def algorithm_fields() -> dict[str, list[ParamField]]:
-    """Every algorithm's parameters (name, type, default, range or choices, help)."""
-    return {name: param_fields(name) for name in ALGORITHMS}
 
 
 def check_value(algo: str, name: str, value: str) -> None:

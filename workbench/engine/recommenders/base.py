@@ -198,6 +198,24 @@ class ParamField:
     choices: tuple[str, ...] | None
     help: str
 
+    def describe(self) -> str:
+        """``steps: int in [1, 1,000,000,000], default 100,000``."""
+        kind = getattr(self.type, "__name__", str(self.type))
+
+        def show(v: Any) -> str:
+            if self.type is int and not isinstance(v, bool):
+                return f"{int(v):,}"
+            return repr(v) if isinstance(v, str) else f"{v:g}" if isinstance(v, float) else str(v)
+
+        allowed = (
+            f" in [{show(self.range[0])}, {show(self.range[1])}]"
+            if self.range is not None
+            else f" one of {'|'.join(self.choices)}"
+            if self.choices
+            else ""
+        )
+        return f"{self.name}: {kind}{allowed}, default {show(self.default)}"
+
 
 def param(
     default: Any,

@@ -130,9 +130,10 @@ class SweepScreen(WorkbenchScreen):
 
         def load(_ctx: JobContext) -> tuple[Any, ...]:
             from workbench.services.evaluate import ACCURACY, PROTOCOLS
-            from workbench.services.sweep import algorithm_fields, check_value
+            from workbench.services.recommend import algorithms
+            from workbench.services.sweep import check_value
 
-            return algorithm_fields(), check_value, PROTOCOLS, ACCURACY
+            return algorithms(), check_value, PROTOCOLS, ACCURACY
 
         def loaded(found: tuple[Any, ...]) -> None:
             self.fields, self._parse, protocols, metrics = found
