@@ -61,6 +61,7 @@ _EVAL = _evaluate.EvalRequest("", "")
 _SEARCH = _visual.SearchRequest("")
 _EXPORT = _export.ExportRequest(0)
 _COMPARE = _compare.CompareRequest(())
+_EXPLAIN = _explain.ExplainRequest(0, "")
 
 
 def open_store(path: str | os.PathLike[str] = "workbench.duckdb", *, create: bool = True) -> Store:
@@ -203,13 +204,18 @@ def compare(store: Store, run_ids: Sequence[int], *, k: int = _COMPARE.k) -> Any
     return _compare.run(store, _compare.CompareRequest(tuple(int(r) for r in run_ids), k=k))
 
 
-def explain(store: Store, run_id: int, pin: str | int, *, top: int = 10) -> Any:
+def explain(store: Store, run_id: int, pin: str | int, *, top: int = _EXPLAIN.top,
+            board: str | int | None = None) -> Any:  # fmt: skip
     """Why ``pin`` is in run ``run_id``: the visits (or exact contributions) per query pin and
-    per board, with shares that sum to 1, the pin's degree and popularity rank.
+    per board, with shares that sum to 1, the pin's degree and popularity rank (``board``: the
+    board whose list holds the pin, for a batch run).
 
     >>> e = wb.explain(store, 12, "p00042"); e.by_query_pin, e.via_boards
     """
-    return _explain.explain(store, _explain.ExplainRequest(int(run_id), str(pin), top=top))
+    request = _explain.ExplainRequest(
+        int(run_id), str(pin), top=top, board=None if board is None else str(board)
+    )
+    return _explain.explain(store, request)
 
 
 def visual_search(store: Store, dataset: str, *, pin: str | int | None = None,
