@@ -16,13 +16,27 @@ from textual.validation import Integer, Number
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from workbench.engine.errors import WorkbenchError
-from workbench.services import visual as svc
 from workbench.services.parsing import ParseError, format_crop, parse_crop, parse_where
 from workbench.tui.jobs import Job, JobContext
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.crop_preview import THUMBNAIL, CropPreview
 from workbench.tui.widgets.path_suggester import PathSuggester
 from workbench.tui.widgets.ranked_pins import RankedPins
+
+if TYPE_CHECKING:
+    from workbench.services import visual as svc
+else:
+
+    class _VisualService:
+        """``workbench.services.visual``, imported when first used: it loads numba and faiss,
+        which the App does not pay for at start-up (a test checks it)."""
+
+        def __getattr__(self, name: str) -> object:
+            from workbench.services import visual
+
+            return getattr(visual, name)
+
+    svc = _VisualService()
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -9,8 +9,6 @@ from typing import Any
 
 from textual_plotext import PlotextPlot
 
-from workbench.services.sweep import sweep_axes, sweep_series
-
 COLORS = ("blue", "orange", "cyan", "magenta", "yellow", "red", "white")
 
 
@@ -28,6 +26,8 @@ class TrialPlot(PlotextPlot):
             plt.title("No trials yet")
             self.refresh()
             return
+        from workbench.services.sweep import sweep_axes, sweep_series  # loads the engine
+
         x, line = sweep_axes(finite, swept)
         labels, numeric, series = sweep_series(finite, x, line)
         plt.title(f"{metric} against {x}" + (f", a line per {line}" if line else ""))
