@@ -100,7 +100,9 @@ def test_screen_layout(
     mini_store: Store,
     make_app: MakeApp,
     snap_compare: Snap,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr("workbench.engine.sql.perf_counter", lambda: 0.0)  # "· 0 ms"
     assert snap_compare(make_app(mini_store), terminal_size=size, run_before=then(*steps))
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 import duckdb
@@ -144,7 +144,7 @@ def run_query(
     if limit < 1:
         raise InputError(f"row limit must be at least 1, got {limit}")
     reporter.progress(0, None, "running the query")
-    started = time.perf_counter()
+    started = perf_counter()
     with store.connect(read_only=True) as con:
         statement = check_statement(con, sql)
         with _interrupt_on_cancel(con, reporter), _user_errors(reporter):
@@ -158,7 +158,7 @@ def run_query(
         types=types,
         rows=rows[:limit],
         truncated=len(rows) > limit,
-        elapsed_ms=(time.perf_counter() - started) * 1000,
+        elapsed_ms=(perf_counter() - started) * 1000,
     )
 
 
