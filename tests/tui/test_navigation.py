@@ -256,3 +256,26 @@ async def test_pin_page_reads_more_rows_on_m(
             await pilot.press("m")
             await settle(pilot)
             assert board_pins.row_count == shown
+
+
+async def test_a_query_typed_on_one_dataset_does_not_run_on_another(
+    mini_store: Store, mini_dir: Path, make_app: MakeApp
+) -> None:
+    """Issue 12: a stale query ("50 181:2") ran on another dataset without complaint."""
+    load_dataset(mini_store, [mini_dir], "other")
+    app = make_app(mini_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.dataset = "mini"
+        await pilot.press("3")
+        await settle(pilot)
+        app.add_query_pin("p01")
+        await settle(pilot)
+        box = app.screen.query_one("#rec-pins", Input)
+        assert box.value == "p01"
+        app.dataset = "other"
+        await settle(pilot)
+        assert box.value == ""
+        app.dataset = "mini"
+        await settle(pilot)
+        assert box.value == "p01"

@@ -89,15 +89,23 @@ class RecommendScreen(WorkbenchScreen):
                          show_progress=False))  # fmt: skip
 
     def _query_pins_changed(self, pins: tuple[str, ...]) -> None:
+        """The App's query pins belong to the dataset in use: a switch to another dataset
+        empties the box (or brings back that dataset's pins), so no stale query runs there."""
         if pins:
             self.query_one("#rec-mode", Select).value = "pins"
-            self.query_one("#rec-pins", Input).value = " ".join(pins)
+        self.query_one("#rec-pins", Input).value = " ".join(pins)
 
     @on(Select.Changed, "#rec-mode")
     def _mode_changed(self, event: Select.Changed) -> None:
         board = event.value == "board"
         self.query_one("#rec-pins").display = not board
         self.query_one("#rec-board-row").display = board
+
+    @on(ParamForm.Changed)
+    @on(Input.Changed)
+    def _clear_stale_error(self) -> None:
+        """An error shown for the old values goes as soon as a value changes (issue 12 #3)."""
+        self.query_one("#rec-error", Label).update("")
 
     @on(Select.Changed, "#rec-algo")
     async def _algo_changed(self, event: Select.Changed) -> None:
@@ -163,4 +171,5 @@ class RecommendScreen(WorkbenchScreen):
             result.results.select("rank", "pin", "score").rows(),
             pins,
             f"Run {result.run_id}: {result.algorithm}{steps} · {result.elapsed_ms:.0f} ms",
+            run_id=result.run_id,
         )
