@@ -407,8 +407,9 @@ class VisualScreen(WorkbenchScreen):
                 title += f" · {dropped} near-duplicates left out"
             title += "".join(f" · {note}" for note in result.notes)
             self.query_one(RankedPins).show(
-                result.results.select("rank", "pin", "score").rows(), pins, title
-            )
+                result.results.select("rank", "pin", "score").rows(), pins, title,
+                run_id=result.run_id,
+            )  # fmt: skip
             self._pick_walk()
 
         error.update("")
@@ -498,6 +499,7 @@ class VisualScreen(WorkbenchScreen):
                 pins,
                 f"Run {result.run_id}: {method} fusion of visual run {visual} and "
                 f"{name} run {walk}{weighted}",
+                run_id=result.run_id,
             )
 
         error.update("")
