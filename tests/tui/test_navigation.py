@@ -279,3 +279,25 @@ async def test_a_query_typed_on_one_dataset_does_not_run_on_another(
         app.dataset = "mini"
         await settle(pilot)
         assert box.value == "p01"
+
+
+async def test_runs_filters_belong_to_a_dataset(
+    mini_store: Store, mini_dir: Path, make_app: MakeApp
+) -> None:
+    load_dataset(mini_store, [mini_dir], "other")
+    app = make_app(mini_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.dataset = "mini"
+        await pilot.press("7")
+        await settle(pilot)
+        box = app.screen.query_one("#runs-text", Input)
+        box.value = "alpha=0.5"
+        await settle(pilot)
+        app.dataset = "other"
+        await settle(pilot)
+        assert box.value == ""
+        assert app.screen.query_one("#runs-dataset").value == "other"  # type: ignore[attr-defined]
+        app.dataset = "mini"
+        await settle(pilot)
+        assert box.value == "alpha=0.5"

@@ -73,6 +73,7 @@ class RunsScreen(WorkbenchScreen):
         self.runs: dict[str, Run] = {}
         self._wanted: str | None = None
         """A run asked for by another screen, highlighted once the list shows it."""
+        self._dataset_names: set[str] = set()
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="runs-filters"):
@@ -105,8 +106,17 @@ class RunsScreen(WorkbenchScreen):
             "Query", "Rank", "Pin", "Score", "Title"
         )
         self.watch(self.app, "datasets", self._datasets_changed)
+        self.watch(self.app, "dataset", self._dataset_in_use)
         self.watch(self.app, "run_request", self._requested)
         table.focus()
+
+    def _dataset_in_use(self, dataset: str | None) -> None:
+        """Filters belong to a dataset: a switch lists the new dataset's runs with the filter
+        text last typed for it (none carried across)."""
+        select = self.query_one("#runs-dataset", Select)
+        if dataset is not None and dataset in self._dataset_names:
+            select.value = dataset
+        self.query_one("#runs-text", Input).value = self.workbench.recall("runs.text", "")
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
@@ -114,6 +124,7 @@ class RunsScreen(WorkbenchScreen):
     def _datasets_changed(self, infos: tuple[Any, ...]) -> None:
         select = self.query_one("#runs-dataset", Select)
         current = select.value
+        self._dataset_names = {d.name for d in infos}
         options = [("all datasets", ALL), *((d.name, d.name) for d in infos)]
         select.set_options(options)
         select.value = current if any(v == current for _, v in options) else ALL
@@ -129,6 +140,10 @@ class RunsScreen(WorkbenchScreen):
         self.action_refresh()
 
     # -- the list -----------------------------------------------------------------------------
+
+    @on(Input.Changed, "#runs-text")
+    def _remember_text(self, event: Input.Changed) -> None:
+        self.workbench.remember("runs.text", event.value)
 
     @on(Select.Changed)
     @on(Input.Changed, "#runs-text")
