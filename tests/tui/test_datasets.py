@@ -47,6 +47,12 @@ async def test_load_through_the_dialog(
         assert {d.name for d in mini_store.datasets()} == {"mini", "tiny"}
         assert app.dataset == "tiny"
         assert any("loaded tiny" in n.message for n in app._notifications)
+        # issue 12 defect 2: the cursor, the summary and the focus follow the new dataset
+        table = app.screen.query_one(RowsTable)
+        await wait_until(pilot, lambda: table.cursor_key == "tiny")
+        assert table.has_focus
+        summary = app.screen.query_one("#dataset-detail")
+        await wait_until(pilot, lambda: summary.border_title == "Summary of tiny")
 
 
 async def test_bad_input_is_shown_in_the_dialog(

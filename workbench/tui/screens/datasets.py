@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import RowDoesNotExist
 
 from workbench.services import datasets as svc
 from workbench.services.datasets import DatasetInfo, DatasetSummary, LoadReport
@@ -129,8 +130,16 @@ class DatasetsScreen(WorkbenchScreen):
             )
         self._show_summary()
 
-    def _show_datasets_in_use(self, _dataset: str | None) -> None:
+    def _show_datasets_in_use(self, dataset: str | None) -> None:
+        """The list marks the dataset in use, and the cursor (so the summary) moves onto it:
+        after a load, the new dataset is the one highlighted and summarised."""
         self._show_datasets(self.workbench.datasets)
+        table = self.query_one(RowsTable)
+        if dataset is not None and dataset != table.cursor_key:
+            try:
+                table.move_cursor(row=table.get_row_index(dataset))
+            except RowDoesNotExist:  # not listed yet: the next refresh of the list places it
+                return
 
     @on(DataTable.RowHighlighted)
     def _show_summary(self) -> None:
@@ -157,6 +166,7 @@ class DatasetsScreen(WorkbenchScreen):
 
     def action_load(self) -> None:
         def loaded(report: LoadReport | None) -> None:
+            self.query_one(RowsTable).focus()  # the focus comes back from the dialog
             if report is None:
                 return
             self.notify(
