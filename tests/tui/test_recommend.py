@@ -53,3 +53,24 @@ async def test_recommend_from_explore(
         table = screen.query_one("#rec-table", RowsTable)
         assert table.row_count > 0 and table.has_focus
         assert f"Run {runs[0].run_id}: pixie · 5,000 steps" in str(table.border_title)
+
+
+async def test_the_algorithm_list_has_no_loading_entry(
+    mini_store: Store, make_app: Callable[[Store], WorkbenchApp]
+) -> None:
+    """Issue 12 defect 1: "loading…" was a selectable algorithm."""
+    from textual.widgets import Select
+
+    from workbench.services.recommend import algorithms
+    from workbench.tui.widgets.param_form import ParamForm
+
+    app = make_app(mini_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        select = app.screen.query_one("#rec-algo", Select)
+        values = [value for _prompt, value in select._options]  # what the list offers
+        assert values == list(algorithms()) and select.value == "pixie"
+        # the default algorithm's parameter form is shown although the value did not change
+        assert len(app.screen.query_one(ParamForm).query(Input)) > 0

@@ -48,7 +48,10 @@ class RecommendScreen(WorkbenchScreen):
                     yield Select([], prompt="weights", id="rec-weighting")  # fmt: skip
                 with Horizontal(classes="param-row"):
                     yield Label("algorithm", classes="param-name")
-                    yield Select([], prompt="loading…", id="rec-algo", compact=True)
+                    # the default until the list is read: no "loading…" entry to pick
+                    yield Select([(svc.DEFAULT_ALGORITHM, svc.DEFAULT_ALGORITHM)],
+                                 value=svc.DEFAULT_ALGORITHM, allow_blank=False,
+                                 id="rec-algo", compact=True)  # fmt: skip
                 with Horizontal(classes="param-row"):
                     yield Label("top k", classes="param-name")
                     yield Input(
@@ -81,6 +84,8 @@ class RecommendScreen(WorkbenchScreen):
             select.set_options([(name, name) for name in self.fields])
             default = svc.DEFAULT_ALGORITHM
             select.value = default if default in self.fields else next(iter(self.fields))
+            # the value may not change (it was the default already): show its form explicitly
+            self.call_later(self.query_one(ParamForm).show, self.fields[str(select.value)])
             weighting = self.query_one("#rec-weighting", Select)
             weighting.set_options([(f"{w} weights", w) for w in weightings])
             weighting.value = weightings[0]
