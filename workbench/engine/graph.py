@@ -26,17 +26,19 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numba
 import numpy as np
-import scipy.sparse as sps
 
 from workbench.engine.atomic import atomic_write_many
 from workbench.engine.errors import StoreError, WorkbenchError
 from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.store import DatasetInfo, Store, ident, table
+
+if TYPE_CHECKING:
+    import scipy.sparse as sps
 
 NO_TIME = np.iinfo(np.int64).min
 """The timestamp of an edge whose time is unknown."""
@@ -168,6 +170,8 @@ class Graph:
 
     def interactions(self, weighted: bool = False) -> sps.csr_matrix:
         """The boards x pins matrix: ones, or the edge weights when ``weighted``."""
+        import scipy.sparse as sps
+
         if weighted and self.board_weights is None:
             raise WorkbenchError(
                 f"dataset {self.dataset!r} has no edge weights (weighted=true needs them)"
@@ -523,6 +527,8 @@ class _CSRBuilder:
 
 def topic_counts(graph: Graph, pin_codes: np.ndarray) -> sps.csr_matrix:
     """boards x topics counts of the topic codes of each board's pins (missing codes ignored)."""
+    import scipy.sparse as sps
+
     boards, pins = graph.edges()
     codes = pin_codes[pins]
     known = codes >= 0

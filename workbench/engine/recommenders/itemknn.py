@@ -8,14 +8,17 @@ pins matrix, and each target pin j keeps its ``topk`` most similar pins i as col
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sps
 
 from workbench.engine.graph import Graph
 from workbench.engine.recommenders.base import param, register
 from workbench.engine.recommenders.similarity import ItemSimilarity, product_topk
 from workbench.engine.walks import ScratchPool
+
+if TYPE_CHECKING:
+    import scipy.sparse as sps
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class ItemKNN(ItemSimilarity):
     description = "item-based k-nearest neighbours, cosine similarity with shrinkage"
 
     def build(self, graph: Graph, scratch: ScratchPool) -> sps.csr_matrix:
+        import scipy.sparse as sps
+
         p: ItemKNNParams = self.params
         x = graph.interactions(p.weighted)
         norm = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())

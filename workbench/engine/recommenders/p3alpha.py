@@ -10,9 +10,9 @@ normalised to sum 1, and finally the ``topk`` largest entries of each column kep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sps
 
 from workbench.engine.graph import Graph
 from workbench.engine.recommenders.base import param, register
@@ -24,10 +24,15 @@ from workbench.engine.recommenders.similarity import (
 )
 from workbench.engine.walks import ScratchPool
 
+if TYPE_CHECKING:
+    import scipy.sparse as sps
+
 
 def _entry_power(m: sps.csr_matrix, alpha: float) -> sps.csr_matrix:
     """Stored entries to the power ``alpha`` (alpha 0 turns them into ones, as the reference's
     ``Pui.data ** alpha`` does; scipy's ``power(0)`` refuses)."""
+    import scipy.sparse as sps
+
     out = sps.csr_matrix(m, copy=True)
     out.data = np.power(out.data, alpha)
     return out
@@ -43,6 +48,8 @@ def three_step_similarity(
     col_scale: np.ndarray | None = None,
 ) -> sps.csr_matrix:
     """W of P3alpha (``col_scale`` None) or RP3beta (``col_scale`` = popularity^-beta)."""
+    import scipy.sparse as sps
+
     x = graph.interactions(weighted)
     board_to_pin = _entry_power(row_normalised(x), alpha)
     binary = sps.csr_matrix(

@@ -10,9 +10,9 @@ the L1 change of the query's vector is below ``tol``; ``Ranking.steps`` reports 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sps
 
 from workbench.engine.graph import Graph
 from workbench.engine.recommenders.base import (
@@ -23,6 +23,9 @@ from workbench.engine.recommenders.base import (
     register,
 )
 from workbench.engine.walks import ScratchPool, rank_dense_batch, step_budget
+
+if TYPE_CHECKING:
+    pass
 
 CHUNK_BYTES = 256 << 20
 """Memory for the dense vectors of one chunk of queries."""
@@ -61,6 +64,8 @@ class PPR(Recommender):
     description = "exact personalised PageRank of the walk (power iteration)"
 
     def _fit(self, graph: Graph) -> None:
+        import scipy.sparse as sps
+
         x = graph.interactions()  # boards x pins, ones
         # Column vectors: y' = alpha r + (1 - alpha) Pbp^T (Ppb^T y), Ppb^T = X D_pin^-1 and
         # Pbp^T = X^T D_board^-1 (uniform transitions).

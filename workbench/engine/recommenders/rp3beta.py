@@ -8,15 +8,18 @@ top-K selection; see :func:`three_step_similarity` for the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sps
 
 from workbench.engine.graph import Graph
 from workbench.engine.recommenders.base import param, register
 from workbench.engine.recommenders.p3alpha import three_step_similarity
 from workbench.engine.recommenders.similarity import ItemSimilarity
 from workbench.engine.walks import ScratchPool
+
+if TYPE_CHECKING:
+    import scipy.sparse as sps
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,17 @@ diagonal dropped, and the largest ``topk`` entries of each row kept.
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
-import scipy.sparse as sps
 
 from workbench.engine.graph import Graph
 from workbench.engine.recommenders.base import BatchOutput, QueryBatch, Recommender
 from workbench.engine.walks import Scratch, ScratchPool, parallel, rank_into
+
+if TYPE_CHECKING:
+    import scipy.sparse as sps
 
 BLOCK_BYTES = 128 << 20
 """Output buffer per block of rows while computing W."""
@@ -87,6 +90,8 @@ def product_topk(
 ) -> sps.csr_matrix:
     """The top-``topk`` entries of each row of the scaled ``a @ b`` without its diagonal, as CSR
     (see :func:`_product_topk`); computed in blocks of rows to bound memory."""
+    import scipy.sparse as sps
+
     n_rows, n_cols = a.shape[0], b.shape[1]
     ones_r, ones_c = np.ones(n_rows), np.ones(n_cols)
     row_norm = ones_r if row_norm is None else row_norm
@@ -137,6 +142,8 @@ def product_topk(
 def keep_topk_columns(w: sps.csr_matrix, topk: int, scratch: ScratchPool) -> sps.csr_matrix:
     """Only the ``topk`` largest entries of each column of ``w`` (the reference's
     ``similarityMatrixTopK``, which it applies after the row-wise selection)."""
+    import scipy.sparse as sps
+
     # Column top-k of W is row top-k of W^T = I @ W^T, through the same kernel; dropping the
     # diagonal changes nothing because W has none.
     n = w.shape[0]
@@ -146,6 +153,8 @@ def keep_topk_columns(w: sps.csr_matrix, topk: int, scratch: ScratchPool) -> sps
 
 def row_normalised(m: sps.csr_matrix) -> sps.csr_matrix:
     """Each row divided by its sum (rows summing to 0 stay 0), like sklearn's l1 ``normalize``."""
+    import scipy.sparse as sps
+
     sums = np.asarray(abs(m).sum(axis=1)).ravel()
     return sps.csr_matrix(sps.diags(1.0 / np.where(sums > 0, sums, 1.0)) @ m)
 
