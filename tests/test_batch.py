@@ -117,3 +117,45 @@ def test_ray_executor_matches_local_bit_for_bit(sample_store: Store, tmp_path: P
     finally:
         ray.shutdown()
     assert pl.read_parquet(local.out).equals(pl.read_parquet(remote.out))
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "expected"),
+    [
+        ("--ray-shared-files", "0", True),
+        ("--no-ray-shared-files", "1", False),
+        (None, "1", None),  # not given: the executor reads the environment variable
+    ],
+)
+def test_ray_shared_files_flag_reaches_the_executor_of_batch_and_sweep(
+    sample_store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    flag: str | None,
+    env: str,
+    expected: bool | None,
+) -> None:
+    from click.testing import CliRunner
+
+    import workbench.engine.executors as executors
+    import workbench.services.sweep as sweep_service
+    from workbench.cli import main
+
+    seen: list[bool | None] = []
+
+    def fake(name: str, workers: int | None = None, address: str | None = None, *,
+             shared_files: bool | None = None) -> LocalExecutor:  # fmt: skip
+        seen.append(shared_files)
+        raise WorkbenchError("stopped before any work")
+
+    monkeypatch.setattr(executors, "make_executor", fake)
+    monkeypatch.setattr(sweep_service, "make_executor", fake)
+    monkeypatch.setenv("WORKBENCH_RAY_SHARED_FILES", env)
+    extra = [flag] if flag else []
+    db = ["--db", str(sample_store.path)]
+    batch_args = ["batch", "--dataset", "sample", "--out", str(tmp_path / "o.parquet")]
+    sweep_args = ["sweep", "--dataset", "sample", "--algo", "popular", "--grid", "x=1"]
+    for args in (batch_args, sweep_args):
+        res = CliRunner().invoke(main, [*args, "--executor", "ray", *extra, *db])
+        assert res.exit_code != 0 and "stopped before any work" in res.output, res.output
+    assert seen == [expected, expected]

@@ -37,6 +37,12 @@ from workbench.services.parsing import parse_key_values
               show_default=True)  # fmt: skip
 @click.option("--workers", type=int, default=None, help="Cores (local) or Ray CPUs (at least 1).")
 @click.option("--ray-address", default=None, help="An existing Ray cluster ('auto', ray://...).")
+@click.option(
+    "--ray-shared-files/--no-ray-shared-files",
+    default=None,
+    help="Ship the graph to Ray nodes as paths of its memory-mapped files (the store's cache "
+    "directory must be at the same path on every node); default: $WORKBENCH_RAY_SHARED_FILES.",
+)
 @click.option("--chunk", type=int, default=svc.BatchRequest.chunk, show_default=True,
               help="Boards per task (at least 1).")  # fmt: skip
 @db_option
@@ -54,6 +60,7 @@ def batch(
     executor: str,
     workers: int | None,
     ray_address: str | None,
+    ray_shared_files: bool | None,
     chunk: int,
     as_json: bool,
 ) -> None:
@@ -61,7 +68,8 @@ def batch(
     request = svc.BatchRequest(
         dataset=dataset, out=out, algo=algo, params=parse_key_values(params, "--param"),
         boards=boards, k=k, seed=seed, weighting=weighting, executor=executor, workers=workers,
-        ray_address=ray_address, chunk=chunk, overwrite=force,
+        ray_address=ray_address, ray_shared_files=ray_shared_files,
+        chunk=chunk, overwrite=force,
     )  # fmt: skip
     svc.check_request(request)  # bad settings fail before the store is opened
     bar = Progress(f"batch {algo}", enabled=show_progress(as_json))

@@ -284,6 +284,12 @@ def eval_command(as_json: bool, **options: Any) -> None:
 )
 @click.option("--workers", type=int, default=None, help="Cores (local) or Ray CPUs.")
 @click.option("--ray-address", default=None, help="An existing Ray cluster ('auto', ray://...).")
+@click.option(
+    "--ray-shared-files/--no-ray-shared-files",
+    default=None,
+    help="Ship the graph to Ray nodes as paths of its memory-mapped files (the store's cache "
+    "directory must be at the same path on every node); default: $WORKBENCH_RAY_SHARED_FILES.",
+)
 @db_option
 @json_option
 def sweep(as_json: bool, **options: Any) -> None:
@@ -291,7 +297,12 @@ def sweep(as_json: bool, **options: Any) -> None:
     them sorted by the metric and plot the metric against the parameters (exports/)."""
     store = get_store()
     grid = parse_grid(options["grid"], "--grid")
-    run_on = sw.RunOn(options["executor"], options["workers"], options["ray_address"])
+    run_on = sw.RunOn(
+        options["executor"],
+        options["workers"],
+        options["ray_address"],
+        options["ray_shared_files"],
+    )
     request: sw.SweepRequest | sw.ResumeRequest
     if options["resume"] is not None:
         request = sw.ResumeRequest(

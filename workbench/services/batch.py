@@ -47,6 +47,8 @@ class BatchRequest:
     executor: str = "local"
     workers: int | None = None
     ray_address: str | None = None
+    ray_shared_files: bool | None = None
+    """Ship the graph to Ray nodes as file paths (None: ``WORKBENCH_RAY_SHARED_FILES``)."""
     chunk: int = DEFAULT_CHUNK
     overwrite: bool = False
 
@@ -77,7 +79,12 @@ def batch(store: Store, request: BatchRequest, reporter: Reporter = SILENT) -> B
         if request.boards in (None, "all")
         else read_board_list(store, request.dataset, str(request.boards))
     )
-    runner = make_executor(request.executor, request.workers, request.ray_address)
+    runner = make_executor(
+        request.executor,
+        request.workers,
+        request.ray_address,
+        shared_files=request.ray_shared_files,
+    )
     return batch_recommend(
         store,
         request.dataset,

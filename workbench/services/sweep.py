@@ -56,6 +56,8 @@ class RunOn:
     executor: str = "local"
     workers: int | None = None
     address: str | None = None
+    shared_files: bool | None = None
+    """Ship the graph to Ray nodes as file paths (None: ``WORKBENCH_RAY_SHARED_FILES``)."""
 
 
 def _new_id() -> str:
@@ -119,7 +121,10 @@ def run(
     keeps it."""
     plot_dir = (request.plot_dir or DEFAULT_DIR) if request.plot else None
     executor = make_executor(
-        request.run_on.executor, request.run_on.workers, request.run_on.address
+        request.run_on.executor,
+        request.run_on.workers,
+        request.run_on.address,
+        shared_files=request.run_on.shared_files,
     )
     if isinstance(request, ResumeRequest):
         return engine.resume_sweep(
