@@ -105,3 +105,40 @@ async def test_eval_screen_runs_and_drills_down(mini_store: Store, make_app: Mak
         assert screen.query_one("#eval-board-pins", RowsTable).row_count >= 1
         assert screen.query_one("#eval-held", RowsTable).row_count >= 1
         assert screen.query_one("#eval-top", RowsTable).row_count >= 1
+
+
+def drawn_colours(editor: TextArea, words: tuple[str, ...]) -> dict[str, str]:
+    """The foreground colour that the editor's first line is drawn in, at each word's last
+    letter (away from the cursor)."""
+    text, colours = "", []
+    for segment in editor.render_line(0):
+        colour = segment.style.color if segment.style else None
+        text += segment.text
+        colours += [str(colour.name if colour else "")] * len(segment.text)
+    return {word: colours[text.index(word) + len(word) - 1] for word in words}
+
+
+async def test_sql_editor_highlights_sql(mini_store: Store, make_app: MakeApp) -> None:
+    """The editor parses SQL (tree-sitter's grammar, from ``textual[syntax]``): keywords and
+    strings are drawn in colours of their own; under a light app theme, a light theme's colours."""
+    app = make_app(mini_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("9")
+        await settle(pilot)
+        editor = app.screen.query_one("#sql-editor", TextArea)
+        assert "sql" in editor.available_languages and editor.language == "sql"
+        editor.text = "SELECT pin FROM mini.pins WHERE title = 'x'"
+        await pilot.pause()
+        words = ("FROM", "WHERE", "title", "'x'")
+        dark = drawn_colours(editor, words)
+        assert dark["FROM"] == dark["WHERE"]
+        assert len({dark["FROM"], dark["title"], dark["'x'"]}) == 3, dark
+        assert editor.theme == "css"
+
+        app.theme = "textual-light"
+        await pilot.pause()
+        light = drawn_colours(editor, words)
+        assert editor.theme == "github_light"
+        assert len({light["FROM"], light["title"], light["'x'"]}) == 3, light
+        assert light["FROM"] != dark["FROM"]

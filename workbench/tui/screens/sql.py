@@ -1,10 +1,12 @@
 """The SQL screen: ad-hoc read-only questions to the store, as harlequin offers them.
 
-An editor (DuckDB SQL, highlighted where Textual's syntax extra is installed), the store's tables
-and their columns beside it, and the result below, a page at a time. Only one reading statement
-runs (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN, FROM, VALUES): the service refuses the
-rest and attaches the store read-only. Esc interrupts a running query; the whole result can be
-exported (csv, parquet or json lines, by the file's extension).
+An editor with SQL highlighting (tree-sitter's SQL grammar, from ``textual[syntax]``; the colours
+follow the app's theme: the theme's own background with VS Code's dark colours, or GitHub's light
+colours under a light theme), the store's tables and their columns beside it, and the result
+below, a page at a time. Only one reading statement runs (SELECT, WITH, DESCRIBE, SHOW,
+SUMMARIZE, EXPLAIN, FROM, VALUES): the service refuses the rest and attaches the store read-only.
+Esc interrupts a running query; the whole result can be exported (csv, parquet or json lines, by
+the file's extension).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ PAGE = 200
 """Rows shown at a time (the query keeps up to the service's row limit)."""
 EXAMPLE = "e.g. SELECT * FROM runs ORDER BY run_id DESC LIMIT 20  (ctrl+r runs it; read-only)"
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "json"}
+EDITOR_THEMES = {True: "css", False: "github_light"}
+"""The editor's highlighting theme under a dark (True) or light app theme: ``css`` keeps the app's
+background and uses VS Code's dark colours, which read poorly on white."""
 
 
 def sql_cell(value: Any) -> Any:
@@ -69,7 +74,11 @@ class SQLScreen(WorkbenchScreen):
         with Vertical(classes="body"):
             with Horizontal(id="sql-top"):
                 editor = TextArea.code_editor(
-                    "", language="sql", id="sql-editor", placeholder=EXAMPLE
+                    "",
+                    language="sql",
+                    theme=self._editor_theme(),
+                    id="sql-editor",
+                    placeholder=EXAMPLE,
                 )
                 editor.add_class("panel")
                 editor.border_title = "SQL (read-only) · ctrl+r run · ctrl+s export"
@@ -90,6 +99,7 @@ class SQLScreen(WorkbenchScreen):
         editor.soft_wrap = True
         editor.focus()
         editor.move_cursor(editor.document.end)
+        self.watch(self.app, "theme", self._app_theme_changed, init=False)
         store = self.workbench.store
 
         def run(ctx: JobContext) -> Any:
@@ -106,6 +116,12 @@ class SQLScreen(WorkbenchScreen):
             )
 
         self.run_job(Job("sql.tables", "Reading tables", run, done, show_progress=False))
+
+    def _editor_theme(self) -> str:
+        return EDITOR_THEMES[self.app.current_theme.dark]
+
+    def _app_theme_changed(self) -> None:
+        self.query_one("#sql-editor", TextArea).theme = self._editor_theme()
 
     def _error(self, text: str) -> None:
         """Show (or, with "", hide) the one-line error under the editor."""
