@@ -51,15 +51,20 @@ def visual() -> None:
 @visual.command("index")
 @click.option("--dataset", required=True)
 @click.option("--embedding", default=svc.BUILTIN, show_default=True,
-              help="Name of the embedding space (with --model: any new name).")  # fmt: skip
-@click.option("--model", type=click.Path(), default=None,
-              help="An ONNX image model (a MobileNet, ResNet or CLIP image tower).")  # fmt: skip
+              help="Name of the embedding space (with --model: any new name; a preset's "
+                   "space is named after it unless named).")  # fmt: skip
+@click.option("--model", default=None, metavar="FILE.onnx|PRESET",
+              help="An ONNX image model (a MobileNet, ResNet or CLIP image tower), or a "
+                   f"pretrained preset: {', '.join(svc.MODEL_PRESETS)}.")  # fmt: skip
 @click.option("--input-size", type=int, default=None,
-              help="Model input side in pixels [default: the model's, else 224].")  # fmt: skip
+              help="Model input side in pixels [default: the preset's or model's, "
+                   "else 224].")  # fmt: skip
 @click.option("--mean", default=None, metavar="R,G,B",
-              help="Per-channel mean of 0..1 pixels [default: ImageNet's].")  # fmt: skip
+              help="Per-channel mean of 0..1 pixels [default: the preset's, "
+                   "else ImageNet's].")  # fmt: skip
 @click.option("--std", default=None, metavar="R,G,B",
-              help="Per-channel std of 0..1 pixels [default: ImageNet's].")  # fmt: skip
+              help="Per-channel std of 0..1 pixels [default: the preset's, "
+                   "else ImageNet's].")  # fmt: skip
 @click.option("--output", default=None, help="Model output to use [default: the first float one].")
 @db_option
 @json_option

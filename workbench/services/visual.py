@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -32,6 +32,7 @@ from workbench.engine.visual.evaluation import LabelEval, evaluate_labels
 from workbench.engine.visual.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from workbench.engine.visual.images import Box, check_box, image_size
 from workbench.engine.visual.imports import import_embeddings
+from workbench.engine.visual.pretrained import PRESETS, preset_model
 from workbench.engine.visual.search import (
     NEAR_DUPLICATE,
     SearchResult,
@@ -56,9 +57,13 @@ from workbench.engine.visual.service import embeddings as _spaces
 from workbench.engine.visual.storage import BUILTIN, BuildReport, update_builtin, write_space
 from workbench.services.parsing import ParseError
 
+if TYPE_CHECKING:
+    from workbench.engine.visual.onnx import OnnxSettings
+
 __all__ = [
     "BUILTIN",
     "FUSION_METHODS",
+    "MODEL_PRESETS",
     "RRF_K",
     "TOP_K",
     "Box",
@@ -87,6 +92,9 @@ __all__ = [
     "shared_queries",
 ]
 
+MODEL_PRESETS = tuple(PRESETS)
+"""Names a model can be given by instead of an ONNX file (pretrained models shipped in a
+package extra, built into an ONNX file once per store)."""
 TOP_K = 10
 """Results of a search or a fusion, and the k of an evaluation, unless asked otherwise."""
 FUSION_METHODS = ("rrf", "weighted")
@@ -120,7 +128,10 @@ def _positive(value: int, what: str) -> int:
 @dataclass(frozen=True)
 class IndexRequest:
     """Index a dataset's images: the built-in descriptor, or with ``model`` an ONNX image model
-    stored as the embedding space ``embedding`` (see :mod:`workbench.engine.visual.onnx`)."""
+    stored as the embedding space ``embedding`` (see :mod:`workbench.engine.visual.onnx`).
+    ``model`` may name a preset (:data:`MODEL_PRESETS`, e.g. ``efficientnet-lite0``): its input
+    size, mean, std and output are the defaults, and the space is named after it unless
+    ``embedding`` names it."""
 
     dataset: str
     embedding: str = BUILTIN
@@ -215,20 +226,59 @@ def index(store: Store, request: IndexRequest, reporter: Reporter = SILENT) -> I
     return IndexResult.of(request.dataset, _index_onnx(store, version, request, reporter))
 
 
+def _models_dir(store: Store) -> Path:
+    """Where preset models are built, once per store: ``<store>.cache/_models/`` (no dataset
+    can be called ``_models``)."""
+    return store.path.parent / f"{store.path.name}.cache" / "_models"
+
+
+def _model_settings(
+    store: Store,
+    model: str,
+    input_size: int | None,
+    mean: tuple[float, float, float] | None,
+    std: tuple[float, float, float] | None,
+    output: str | None,
+) -> tuple[OnnxSettings, str | None]:
+    """The model file's settings (a preset resolved to its built file and defaults; the given
+    values win), and the preset's name if it is one."""
+    from workbench.engine.visual.onnx import OnnxSettings
+
+    preset = PRESETS.get(model)
+    if preset is None:
+        if not Path(model).expanduser().exists() and not model.lower().endswith(".onnx"):
+            raise WorkbenchError(
+                f"{model}: no such model file, nor a model preset ({', '.join(PRESETS)})"
+            )
+        return OnnxSettings(model, input_size, mean, std, output), None
+    path = preset_model(preset.name, _models_dir(store))
+    return (
+        OnnxSettings(
+            str(path),
+            input_size if input_size is not None else preset.input_size,
+            mean if mean is not None else preset.mean,
+            std if std is not None else preset.std,
+            output if output is not None else preset.output,
+        ),
+        preset.name,
+    )
+
+
 def _index_onnx(
     store: Store, version: DatasetVersion, request: IndexRequest, reporter: Reporter
 ) -> BuildReport:
-    from workbench.engine.visual.onnx import OnnxEmbedder, OnnxSettings
+    from workbench.engine.visual.onnx import OnnxEmbedder
 
-    if request.embedding == BUILTIN:
+    model = request.model or ""
+    settings, preset = _model_settings(
+        store, model, request.input_size, request.mean, request.std, request.output
+    )
+    embedding = preset if preset is not None and request.embedding == BUILTIN else request.embedding
+    if embedding == BUILTIN:
         raise WorkbenchError(
             f"the name {BUILTIN!r} is the built-in descriptor's; name the model's embedding"
         )
-    embedder = OnnxEmbedder(
-        OnnxSettings(
-            request.model or "", request.input_size, request.mean, request.std, request.output
-        )
-    )
+    embedder = OnnxEmbedder(settings)
     images = _images_or_refuse(store, version.name)
     started = time.perf_counter()
     vectors, failed = embedder.embed_images([p for _, p in images], reporter)
@@ -237,15 +287,18 @@ def _index_onnx(
     if not ids:
         raise WorkbenchError(f"none of the {len(images)} images of {version.name!r} could be read")
     reporter.check("the visual index update")
+    onnx_settings = embedder.settings_json()
+    if preset is not None:
+        onnx_settings["preset"] = preset
     report = write_space(
         version.cache_dir,
-        request.embedding,
+        embedding,
         ids,
         vectors,
-        source=str(embedder.path),
+        source=preset or str(embedder.path),
         fingerprint=version.fingerprint,
         kind="onnx",
-        extra={"onnx": embedder.settings_json()},
+        extra={"onnx": onnx_settings},
     )
     report.extracted = len(ids)
     report.failed = [(images[i][0], why) for i, why in failed]
@@ -416,23 +469,36 @@ def _cap(k: int, available: int, what: str, notes: list[str]) -> int:
     return k
 
 
-def _model_embedder(space: VisualSpace) -> Any:
-    from workbench.engine.visual.onnx import OnnxEmbedder, OnnxSettings
+def _model_embedder(store: Store, space: VisualSpace) -> Any:
+    """The model that made ``space``, with its settings (a preset's file is rebuilt if its
+    cache was removed)."""
+    from workbench.engine.visual.onnx import OnnxEmbedder
 
     s = space.meta.get("onnx") or {}
-    return OnnxEmbedder(
-        OnnxSettings(
-            str(s.get("model", "")),
-            s.get("input_size"),
-            tuple(s.get("mean") or ()) or None,  # type: ignore[arg-type]
-            tuple(s.get("std") or ()) or None,  # type: ignore[arg-type]
-            s.get("output"),
-        )
+    settings, _ = _model_settings(
+        store,
+        str(s.get("preset") or s.get("model", "")),
+        s.get("input_size"),
+        tuple(s.get("mean") or ()) or None,  # type: ignore[arg-type]
+        tuple(s.get("std") or ()) or None,  # type: ignore[arg-type]
+        s.get("output"),
     )
+    embedder = OnnxEmbedder(settings)
+    if s.get("sha256") and embedder.sha256 != s["sha256"]:
+        raise WorkbenchError(
+            f"the model of the {space.name!r} embedding changed since its images were indexed; "
+            "index them again"
+        )
+    return embedder
 
 
 def _find(
-    space: VisualSpace, req: SearchRequest, k: int, allowed: set[str] | None, source: str | None
+    store: Store,
+    space: VisualSpace,
+    req: SearchRequest,
+    k: int,
+    allowed: set[str] | None,
+    source: str | None,
 ) -> SearchResult:
     """Run the query; ``source`` is the query pin's image file (for a model's crop query)."""
     dup = NEAR_DUPLICATE if req.exclude_duplicates else None
@@ -441,7 +507,7 @@ def _find(
         path = req.image if req.image is not None else source
         if path is None:
             raise WorkbenchError(f"pin {req.pin!r} has no image to crop")
-        query = _model_embedder(space).embed_crop(path, req.crop)
+        query = _model_embedder(store, space).embed_crop(path, req.crop)
         exclude = [req.pin] if req.pin is not None else []
         return search_vector(space, query, k=k, allowed=allowed, exclude=exclude)
     if req.crop is not None:
@@ -461,7 +527,7 @@ def _find(
         return search_pin(space, req.pin, k=k, allowed=allowed, near_duplicate=dup)
     assert req.image is not None
     if space.kind == "onnx":
-        query = _model_embedder(space).embed_image(req.image)
+        query = _model_embedder(store, space).embed_image(req.image)
         return search_vector(space, query, k=k, allowed=allowed, near_duplicate=dup)
     return search_image(space, req.image, k=k, allowed=allowed, near_duplicate=dup)
 
@@ -480,7 +546,7 @@ def search(store: Store, request: SearchRequest, reporter: Reporter = SILENT) ->
     k = _cap(req.k, space.count, "indexed images", notes)
     reporter.check("the visual search")
     started = time.perf_counter()
-    found = _find(space, req, k, allowed, source)
+    found = _find(store, space, req, k, allowed, source)
     elapsed = (time.perf_counter() - started) * 1000
     query: dict[str, Any] = {"pin": req.pin} if req.pin is not None else {"image": str(req.image)}
     if req.crop is not None:
