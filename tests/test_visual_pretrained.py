@@ -30,6 +30,7 @@ from workbench.engine.visual.pretrained import (  # noqa: E402
     STAGE_REPEATS,
     STAGE_STRIDES,
     PresetError,
+    Variant,
     WeightsError,
     build_efficientnet_lite0,
     preset_model,
@@ -188,7 +189,7 @@ def test_reader_refuses_wrong_or_damaged_files(
 
 # -- the graph against a numpy forward pass ---------------------------------------------------
 
-EPS = 1e-3
+EPS = Variant().bn_eps
 
 
 def _random_lite(rng: np.random.Generator) -> OrderedDict[str, np.ndarray]:
