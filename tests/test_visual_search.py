@@ -197,6 +197,18 @@ def test_incremental_update_touches_only_changed_images(tmp_path: Path) -> None:
         if sid in ("s0", "s1", "s3", "s4", "s6"):
             np.testing.assert_array_equal(after.raw[i], old[sid])
     assert not np.array_equal(after.raw[after.position("s2")], old["s2"])
+    # Object proposals follow their pins: reused ones are copied unchanged.
+    assert after.objects is not None and after.object_offsets is not None
+    assert before.objects is not None and before.object_offsets is not None
+    assert after.object_offsets[-1] == after.objects.shape[0] == after.meta["objects"]["count"]
+
+    def proposals(space: object, sid: str) -> np.ndarray:
+        row = space.position(sid)  # type: ignore[attr-defined]
+        a, b = space.object_offsets[row], space.object_offsets[row + 1]  # type: ignore[attr-defined]
+        return np.asarray(space.objects[a:b])  # type: ignore[attr-defined]
+
+    for sid in ("s0", "s1", "s3", "s4", "s6"):
+        np.testing.assert_array_equal(proposals(after, sid), proposals(before, sid))
     # Nothing changed: nothing is decoded, the failed image is not retried.
     third = update_builtin(cache, changed, workers=1)
     assert third.extracted == 0 and third.reused == 7 and len(third.failed) == 1
@@ -256,3 +268,65 @@ def test_hnsw_space_filters(tmp_path: Path) -> None:
     assert len(res) == 39 and "s0" not in res.ids
     assert set(search_pin(space, "s0", k=5, allowed={"s1", "s9"}).ids) == {"s1", "s9"}
     assert search_crop(space, (10, 10, 60, 50), pin_id="s0", k=3).ids[0] == "s0"
+
+
+def _cut_out(seed: int) -> Image.Image:
+    """A transparent object: a few coloured shapes, nothing around them."""
+    rng = np.random.default_rng(seed)
+    im = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(im)
+    draw.ellipse([6, 6, 58, 58], fill=(*(int(v) for v in rng.integers(0, 256, 3)), 255))
+    for _ in range(3):
+        colour = (*(int(v) for v in rng.integers(0, 256, 3)), 255)
+        x0, y0 = (int(v) for v in rng.integers(14, 40, 2))
+        draw.rectangle([x0, y0, x0 + int(rng.integers(6, 16)), y0 + int(rng.integers(6, 16))],
+                       fill=colour)  # fmt: skip
+    return im
+
+
+def test_a_transparent_object_finds_the_scenes_containing_it(tmp_path: Path) -> None:
+    """The object file (shown on white) against scenes where it sits on gradient + noise."""
+    rng = np.random.default_rng(7)
+    t = np.linspace(0.0, 1.0, SCENE_W)[None, :, None]
+    items, holder = [], {}
+    for j in range(16):
+        c0, c1 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+        bg = c0 * (1 - t) + c1 * t + rng.normal(0, 8, (SCENE_H, SCENE_W, 3))
+        im = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8))
+        obj = _cut_out(j).resize((44, 44), Image.Resampling.BILINEAR)
+        im.paste(obj, (int(rng.integers(0, SCENE_W - 44)), int(rng.integers(0, SCENE_H - 44))), obj)
+        im.save(tmp_path / f"scene{j}.png")
+        items.append((f"s{j}", tmp_path / f"scene{j}.png"))
+        _cut_out(j).save(tmp_path / f"object{j}.png")
+        holder[f"s{j}"] = tmp_path / f"object{j}.png"
+    cache = tmp_path / "cache"
+    update_builtin(cache, items, workers=2)
+    space = open_space(cache)
+    assert space.has_objects and space.meta["objects"]["count"] > 16
+    hits = [search_crop(space, None, path=p, k=1).ids == [sid] for sid, p in holder.items()]
+    regions_only = [
+        search_crop(space, None, path=p, k=1, objects=None).ids == [sid]
+        for sid, p in holder.items()
+    ]
+    assert sum(hits) >= 14 and sum(hits) >= sum(regions_only)
+    # Filters and exclusion hold on the fused ranking too.
+    res = search_crop(space, None, path=holder["s3"], k=5, allowed={"s1", "s3", "s5"})
+    assert set(res.ids) <= {"s1", "s3", "s5"} and res.ids[0] == "s3"
+    res = search_crop(space, (0, 0, SCENE_W, SCENE_H), pin_id="s3", k=5, exclude_self=True)
+    assert "s3" not in res.ids
+
+
+def test_a_space_stored_before_object_signatures_is_refused_then_rebuilt(tmp_path: Path) -> None:
+    items, _ = _make_scenes(tmp_path, 5, seed=6)
+    cache = tmp_path / "cache"
+    update_builtin(cache, items, workers=1)
+    meta_path = cache / "visual" / "builtin" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["version"] = meta["version"].rsplit("-o", 1)[0]  # as written before objects existed
+    meta.pop("objects")
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(VisualInputError, match="another descriptor version; re-run"):
+        open_space(cache)
+    again = update_builtin(cache, items, workers=1)
+    assert again.extracted == 5 and again.reused == 0
+    assert open_space(cache).has_objects

@@ -3,7 +3,8 @@
 An :class:`Embedder` has a ``name``, a ``dim`` and a ``version`` (a change of version means
 stored vectors are stale), embeds a batch of image files (skipping and reporting the ones it
 cannot read) and a crop of one image. :class:`BuiltinEmbedder` also embeds the fixed regions
-of each image used by crop search.
+of each image and its object proposals (:mod:`workbench.engine.visual.objects`), both used by
+crop search.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.engine.progress import SILENT, Reporter
+from workbench.engine.visual import objects
 from workbench.engine.visual.descriptors import (
     REGION_BOXES,
     DescriptorConfig,
@@ -151,7 +153,8 @@ class BuiltinEmbedder(Embedder):
 
     ``config`` describes whole images; ``region_config`` (by default the coarser
     :func:`region_config_for` layout on the same features) describes regions and crops for
-    crop search.
+    crop search. The :attr:`version` also names the object signatures' version, so a space
+    stored before them is rebuilt (or refused until it is).
     """
 
     name = "builtin"
@@ -172,6 +175,7 @@ class BuiltinEmbedder(Embedder):
         boxes = hashlib.sha1(repr(REGION_BOXES).encode()).hexdigest()[:6]
         self.version = (
             f"builtin-3-{self.config.version[-10:]}{self.region_config.version[-10:]}-{boxes}"
+            f"-o{objects.VERSION}"
         )
         self.workers = workers or default_workers()
         self.chunk = max(1, chunk)
@@ -187,36 +191,44 @@ class BuiltinEmbedder(Embedder):
         h, w = rgb.shape[:2]
         return describe_boxes(feat, np.array([[0.0, 0.0, w, h]]), self.config)[0]
 
-    def _one(self, path: PathLike, regions: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def _one(
+        self, path: PathLike, regions: bool, with_objects: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         rgb = load_rgb(path, self.config.area)
         feat = integral_features(rgb, self.config)
         h, w = rgb.shape[:2]
         whole = describe_boxes(feat, np.array([[0.0, 0.0, w, h]]), self.config)[0]
-        if not regions:
-            return whole, None
-        boxes = region_pixel_boxes(w, h, self.region_boxes)
-        return whole, describe_boxes(feat, boxes, self.region_config)
+        parts = None
+        if regions:
+            boxes = region_pixel_boxes(w, h, self.region_boxes)
+            parts = describe_boxes(feat, boxes, self.region_config)
+        found = objects.to_int8(objects.image_objects(rgb)) if with_objects else None
+        return whole, parts, found
 
     def _run(
-        self, paths: Sequence[PathLike], regions: bool, reporter: Reporter
-    ) -> tuple[np.ndarray, np.ndarray | None, Failed]:
+        self, paths: Sequence[PathLike], regions: bool, with_objects: bool, reporter: Reporter
+    ) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray], Failed]:
         n = len(paths)
         out = np.zeros((n, self.dim), dtype=np.float32)
         reg = np.zeros((n, self.n_regions, self.region_dim), dtype=np.float32) if regions else None
+        found: list[np.ndarray] = [np.zeros((0, objects.DIM), np.int8)] * n
 
         def one(i: int) -> None:
-            whole, parts = self._one(paths[i], regions)
+            whole, parts, obj = self._one(paths[i], regions, with_objects)
             out[i] = whole
             if reg is not None:
                 reg[i] = parts
+            if obj is not None:
+                found[i] = obj
 
         ok, failed = run_chunks(n, one, self.workers, self.chunk, reporter)
-        return out[ok], (reg[ok] if reg is not None else None), failed
+        kept = [found[i] for i in np.flatnonzero(ok)] if with_objects else []
+        return out[ok], (reg[ok] if reg is not None else None), kept, failed
 
     def embed_images(
         self, paths: Sequence[PathLike], reporter: Reporter = SILENT
     ) -> tuple[np.ndarray, Failed]:
-        vectors, _, failed = self._run(paths, False, reporter)
+        vectors, _, _, failed = self._run(paths, False, False, reporter)
         return vectors, failed
 
     def embed_with_regions(
@@ -226,9 +238,18 @@ class BuiltinEmbedder(Embedder):
 
         Region 0 is the whole image described with the region layout.
         """
-        vectors, regions, failed = self._run(paths, True, reporter)
+        vectors, regions, _, failed = self._run(paths, True, False, reporter)
         assert regions is not None
         return vectors, regions, failed
+
+    def embed_for_crops(
+        self, paths: Sequence[PathLike], reporter: Reporter = SILENT
+    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], Failed]:
+        """:meth:`embed_with_regions` plus each image's object signatures (int8 [n_i, DIM],
+        :mod:`workbench.engine.visual.objects`), one array per readable image."""
+        vectors, regions, found, failed = self._run(paths, True, True, reporter)
+        assert regions is not None
+        return vectors, regions, found, failed
 
     def embed_crop(self, path: PathLike, box: Box | None) -> np.ndarray:
         """Whole-image descriptor [dim] of a crop (``box=None``: the whole image)."""
@@ -242,8 +263,20 @@ class BuiltinEmbedder(Embedder):
         With ``background`` (a weight below 1) an object on a plain or transparent background
         is described by the object: background pixels count that much (see
         :mod:`workbench.engine.visual.foreground`); None weighs every pixel alike."""
+        return self.embed_crop_query(path, box, background, with_object=False)[0]
+
+    def embed_crop_query(
+        self,
+        path: PathLike,
+        box: Box | None,
+        background: float | None = BACKGROUND_WEIGHT,
+        with_object: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`embed_crop_region` and the crop's object signature (float32 [DIM], None when
+        the crop shows no object on a background), from one decoding of the file."""
         rgb, alpha = load_rgba(Path(path), self.config.area, box=box)
         weight = foreground_weights(rgb, alpha, background) if background is not None else None
         feat = integral_features(rgb, self.region_config, weight)
         h, w = rgb.shape[:2]
-        return describe_boxes(feat, np.array([[0.0, 0.0, w, h]]), self.region_config)[0]
+        vector = describe_boxes(feat, np.array([[0.0, 0.0, w, h]]), self.region_config)[0]
+        return vector, (objects.query_object(rgb, alpha) if with_object else None)

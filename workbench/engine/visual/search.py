@@ -3,6 +3,14 @@
 Crop search looks the crop's descriptor up among the region descriptors of every indexed image
 (whole image plus 33 windows, see ``descriptors.REGION_BOXES``) and scores each pin by its best
 region, so a crop finds pins that contain something similar, not only similar whole images.
+
+Region descriptors describe whole windows, background included. When the crop shows an object
+(it is partly transparent, or its frame is a smooth background), each pin also gets the cosine
+of its best object proposal to the crop's object (:mod:`workbench.engine.visual.objects`: both
+sides described by the object's pixels only), and pins are ranked by
+``region score + objects x object score``. Up to :data:`OBJECT_SCAN_MAX` pins every pin is
+scored so (an exact scan of the int8 signatures); above, the pins of the best regions are
+re-ranked.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from workbench.engine.visual import objects as object_signatures
 from workbench.engine.visual.descriptors import DescriptorConfig
 from workbench.engine.visual.embedders import BuiltinEmbedder
 from workbench.engine.visual.errors import NotFoundError, VisualInputError
@@ -27,6 +36,7 @@ from workbench.engine.visual.storage import BUILTIN, read_meta, space_dir
 
 __all__ = [
     "NEAR_DUPLICATE",
+    "OBJECT_WEIGHT",
     "SearchResult",
     "VisualSpace",
     "open_space",
@@ -40,6 +50,13 @@ __all__ = [
 NEAR_DUPLICATE = 0.98
 # Up to this many allowed vectors a filtered HNSW query is answered by an exact scan.
 _BRUTE_FORCE_MAX = 20_000
+OBJECT_WEIGHT = 1.0
+"""Weight of the object score in a crop query's ranking (chosen in bench/bench_visual_crops.py
+on scenes made of the tuning half's emoji only)."""
+OBJECT_SCAN_MAX = 20_000
+"""Up to this many pins a crop query with an object scores every pin's proposals; above, only
+the pins of its :data:`RERANK_REGIONS` best regions."""
+RERANK_REGIONS = 4096
 
 Allowed = Collection[str] | np.ndarray | None
 
@@ -88,6 +105,9 @@ class VisualSpace:
         self.region_pca: Whitening | None = None
         self.regions_per_image = 0
         self.region_ef_search: int | None = None
+        self.regions: np.ndarray | None = None
+        self.objects: np.ndarray | None = None
+        self.object_offsets: np.ndarray | None = None
         if self.kind == BUILTIN:
             self.raw = np.load(gen / "raw.npy", mmap_mode="r")
             if meta.get("whitening"):
@@ -107,6 +127,11 @@ class VisualSpace:
                 self.region_pca = Whitening.load(gen / "regions_pca.npz")
                 self.regions_per_image = int(regions["per_image"])
                 self.region_ef_search = (regions.get("index") or {}).get("ef_search")
+                self.regions = np.load(gen / "regions.npy", mmap_mode="r")
+            found = meta.get("objects")
+            if found and self.count and found.get("version") == object_signatures.VERSION:
+                self.objects = np.load(gen / "objects.npy", mmap_mode="r")
+                self.object_offsets = np.load(gen / "object_offsets.npy")
         self._positions: dict[str, int] | None = None
         self._paths: dict[str, str] | None = None
 
@@ -125,6 +150,10 @@ class VisualSpace:
     @property
     def has_regions(self) -> bool:
         return self.region_index is not None
+
+    @property
+    def has_objects(self) -> bool:
+        return self.objects is not None and self.regions is not None
 
     @property
     def positions(self) -> dict[str, int]:
@@ -194,6 +223,24 @@ class VisualSpace:
             raise VisualInputError(f"embedding space {self.name!r} has no region index")
         raw = self._builtin("crops").embed_crop_region(path, box, background)
         return self.region_pca.apply(raw)
+
+    def describe_crop_query(
+        self,
+        path: str | os.PathLike[str],
+        box: Box | None,
+        background: float | None = BACKGROUND_WEIGHT,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`describe_crop_region` and the crop's object signature (None: no object)."""
+        if self.region_pca is None:
+            raise VisualInputError(f"embedding space {self.name!r} has no region index")
+        raw, found = self._builtin("crops").embed_crop_query(path, box, background)
+        return self.region_pca.apply(raw), found
+
+    def object_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Best object-proposal cosine of each pin in ``rows`` to an object signature (0 for a
+        pin without proposals)."""
+        assert self.objects is not None and self.object_offsets is not None
+        return object_signatures.best_scores(self.objects, self.object_offsets, rows, query)
 
 
 def open_space(cache_dir: Path, name: str = BUILTIN) -> VisualSpace:
@@ -391,14 +438,16 @@ def search_crop(
     exclude_self: bool = False,
     near_duplicate: float | None = None,
     background: float | None = BACKGROUND_WEIGHT,
+    objects: float | None = OBJECT_WEIGHT,
 ) -> SearchResult:
     """Pins containing something like the crop ``box = (x, y, w, h)`` (pixels).
 
     The crop is taken from ``pin_id``'s image or from the image file ``path``; ``box=None``
     uses the whole image (find pins that contain this picture). Each pin scores its
     best-matching region. An object on a plain or transparent background is described by the
-    object: its background pixels count ``background`` (None: fully). The source pin stays in
-    the results unless ``exclude_self``.
+    object: its background pixels count ``background`` (None: fully), and with ``objects``
+    (None: regions only) each pin's score adds that times its best object proposal's cosine
+    to the crop's object. The source pin stays in the results unless ``exclude_self``.
     """
     if (pin_id is None) == (path is None):
         raise VisualInputError("give either a pin id or an image file for the crop")
@@ -417,10 +466,16 @@ def search_crop(
         if exclude_self:
             exclude_rows.add(row)
     assert path is not None
-    q = space.describe_crop_region(path, box, background)
+    found: np.ndarray | None = None
+    if objects is not None and space.has_objects:
+        q, found = space.describe_crop_query(path, box, background)
+    else:
+        q = space.describe_crop_region(path, box, background)
     raw = space.describe_crop(path, box) if near_duplicate is not None else None
-    per = space.regions_per_image
     mask = space.allowed_mask(allowed)
+    if found is not None and objects is not None:
+        return _fused_crop(space, q, found, objects, mask, exclude_rows, near_duplicate, raw, k)
+    per = space.regions_per_image
     region_mask = np.repeat(mask, per) if mask is not None else None
     total_regions = space.region_index.ntotal
     limit = int(region_mask.sum()) if region_mask is not None else total_regions
@@ -440,3 +495,44 @@ def search_crop(
             break
         fetch = min(limit, fetch * 4)
     return _result(space, pins, best, keep, n_self, dup, k)
+
+
+def _fused_crop(
+    space: VisualSpace,
+    query: np.ndarray,
+    found: np.ndarray,
+    weight: float,
+    mask: np.ndarray | None,
+    exclude_rows: set[int],
+    near_duplicate: float | None,
+    raw: np.ndarray | None,
+    k: int,
+) -> SearchResult:
+    """Crop search with an object: pins ranked by region score + weight x object score.
+
+    The region score comes from the best :data:`RERANK_REGIONS` regions; a pin with none of
+    them gets the lowest score among them (an upper bound of its own)."""
+    assert space.region_index is not None
+    per = space.regions_per_image
+    region_mask = np.repeat(mask, per) if mask is not None else None
+    limit = int(region_mask.sum()) if region_mask is not None else space.region_index.ntotal
+    fetch = min(limit, max(RERANK_REGIONS, (k + len(exclude_rows) + 8) * per))
+    if fetch == 0:
+        return SearchResult([], [])
+    scores, rows = _candidates(
+        space.region_index, query, fetch, region_mask, space.region_ef_search
+    )
+    owners, first = np.unique(rows // per, return_index=True)
+    floor = float(scores[-1]) if scores.size == fetch and fetch < limit else 0.0
+    if space.count <= OBJECT_SCAN_MAX:
+        pins = np.arange(space.count) if mask is None else np.flatnonzero(mask)
+    else:
+        pins = owners
+    region = np.full(pins.size, floor, np.float32)
+    at = np.searchsorted(pins, owners)
+    region[at] = scores[first]
+    total = region + weight * space.object_scores(found, pins)
+    order = np.argsort(-total, kind="stable")
+    pins, total = pins[order], total[order]
+    keep, n_self, dup = _screen(space, pins, exclude_rows, near_duplicate, raw, True)
+    return _result(space, pins, total, keep, n_self, dup, k)

@@ -7,7 +7,9 @@ Layout under the caller's ``cache_dir`` (keyed by dataset and fingerprint by the
                                      index.faiss, and for the built-in descriptor raw.npy
                                      (float16 descriptors before whitening), whitening.npz,
                                      regions.npy (float16 [n, regions, p]), regions_pca.npz,
-                                     regions.faiss
+                                     regions.faiss, objects.npy (int8 object signatures of
+                                     every image, image by image) and object_offsets.npy
+                                     (int64 [n + 1]: image i's are rows offsets[i]:offsets[i+1])
     visual/<name>/.lock              held while an update runs
 
 An update writes a new generation directory, then replaces ``meta.json`` (through
@@ -35,6 +37,7 @@ import numpy as np
 
 from workbench.engine.atomic import atomic_write
 from workbench.engine.progress import SILENT, Reporter
+from workbench.engine.visual import objects
 from workbench.engine.visual.descriptors import DescriptorConfig
 from workbench.engine.visual.embedders import BuiltinEmbedder
 from workbench.engine.visual.errors import NotFoundError, VisualInputError
@@ -257,6 +260,8 @@ class _Previous:
     raw: np.ndarray
     regions: np.ndarray | None
     region_pca: Whitening | None
+    objects: np.ndarray | None
+    object_offsets: np.ndarray | None
     images: dict[str, list[Any]]
     failed: dict[str, list[Any]]
 
@@ -269,6 +274,7 @@ def _load_previous(directory: Path, embedder: BuiltinEmbedder, regions: bool) ->
         or meta.get("kind") != BUILTIN
         or meta.get("version") != embedder.version
         or (regions and not meta.get("regions"))
+        or (regions and (meta.get("objects") or {}).get("version") != objects.VERSION)
     ):
         return None
     gen = directory / str(meta.get("generation", ""))
@@ -277,15 +283,21 @@ def _load_previous(directory: Path, embedder: BuiltinEmbedder, regions: bool) ->
         raw = np.load(gen / "raw.npy", mmap_mode="r", allow_pickle=False)
         reg = np.load(gen / "regions.npy", mmap_mode="r", allow_pickle=False) if regions else None
         region_pca = Whitening.load(gen / "regions_pca.npz") if regions else None
+        obj = np.load(gen / "objects.npy", mmap_mode="r", allow_pickle=False) if regions else None
+        offsets = np.load(gen / "object_offsets.npy", allow_pickle=False) if regions else None
     except (OSError, ValueError):
         return None
     if raw.shape[0] != ids.shape[0] or (reg is not None and reg.shape[0] != ids.shape[0]):
+        return None
+    if offsets is not None and offsets.shape[0] != ids.shape[0] + 1:
         return None
     return _Previous(
         positions={str(s): i for i, s in enumerate(ids)},
         raw=raw,
         regions=reg,
         region_pca=region_pca,
+        objects=obj,
+        object_offsets=offsets,
         images=meta.get("images", {}),
         failed=meta.get("failed", {}),
     )
@@ -330,6 +342,7 @@ class _Extracted:
 
     raw: dict[str, np.ndarray] = field(default_factory=dict)
     regions: dict[str, np.ndarray] = field(default_factory=dict)
+    objects: dict[str, np.ndarray] = field(default_factory=dict)
     region_pca: Whitening | None = None
 
 
@@ -359,8 +372,9 @@ def _extract(
         part = reporter.scaled(start, len(chunk), total, "extracting")
         paths = [entries[i][1] for i in chunk]
         projected = None
+        found: list[np.ndarray] = []
         if regions:
-            whole, reg, bad = embedder.embed_with_regions(paths, part)
+            whole, reg, found, bad = embedder.embed_for_crops(paths, part)
             if out.region_pca is None and reg.shape[0] > 0:
                 flat = reg.reshape(-1, reg.shape[2])
                 dim = min(REGION_DIM, flat.shape[1])
@@ -380,6 +394,8 @@ def _extract(
             out.raw[sid] = whole[row].astype(np.float16)
             if projected is not None:
                 out.regions[sid] = projected[row]
+            if found:
+                out.objects[sid] = found[row]
     reporter.progress(total, total, "extracting")
     return out
 
@@ -392,6 +408,8 @@ class _Assembled:
     ids: np.ndarray
     raw: np.ndarray
     regions: np.ndarray | None
+    objects: np.ndarray | None
+    object_offsets: np.ndarray | None
 
 
 def _assemble(
@@ -418,7 +436,23 @@ def _assemble(
             if reg is not None and prev.regions is not None:
                 reg[row] = prev.regions[plan.reuse[sid]]
     ids = np.array([sid for sid, _ in keep], dtype=str)
-    return _Assembled(keep, ids, raw, reg)
+    if reg is None:
+        return _Assembled(keep, ids, raw, None, None, None)
+    parts: list[np.ndarray] = []
+    for sid, _ in keep:
+        if sid in new.objects:
+            parts.append(new.objects[sid])
+        else:
+            assert prev is not None and prev.objects is not None
+            assert prev.object_offsets is not None
+            row = plan.reuse[sid]
+            parts.append(
+                np.asarray(prev.objects[prev.object_offsets[row] : prev.object_offsets[row + 1]])
+            )
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([p.shape[0] for p in parts])
+    found = np.concatenate(parts) if parts else np.zeros((0, objects.DIM), np.int8)
+    return _Assembled(keep, ids, raw, reg, found.astype(np.int8), offsets)
 
 
 def _whiten(raw: np.ndarray, whiten: bool, seed: int) -> tuple[np.ndarray, Whitening | None]:
@@ -512,6 +546,15 @@ def update_builtin(
                     region_exact_threshold,
                     seed,
                 )
+            object_meta: dict[str, Any] | None = None
+            if built.objects is not None and built.object_offsets is not None:
+                save_npy(gen / "objects.npy", built.objects)
+                save_npy(gen / "object_offsets.npy", built.object_offsets)
+                object_meta = {
+                    "version": objects.VERSION,
+                    "count": int(built.objects.shape[0]),
+                    "dim": objects.DIM,
+                }
             reporter.check("the visual index update")
             meta = {
                 "name": name,
@@ -530,6 +573,7 @@ def update_builtin(
                 ),
                 "index": report.index.to_json() if report.index else None,
                 "regions": region_meta,
+                "objects": object_meta,
                 "images": {sid: [str(p), *plan.signatures[sid]] for sid, p in built.keep},
                 "failed": {sid: list(f) for sid, f in plan.failed.items()},
             }

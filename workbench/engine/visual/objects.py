@@ -1,0 +1,447 @@
+"""Object proposals and object signatures: crop search that ignores the background.
+
+A region descriptor of a scene describes a whole window, background included, so an object
+cut out onto white cannot match a window where the same object sits on grass. Here both sides
+describe objects only. At index time each image is scanned with square windows at a few object
+scales; a window whose frame is well explained by a smooth background (a colour plane fitted
+by least squares to the frame pixels, refitted on the best 60% of them so an object touching
+the frame does not drag it) yields a foreground mask (distance from that plane, soft
+threshold), and the mask's bounding box is an object proposal. The query's mask is its alpha
+channel, or the same plane fit on its own frame. Each proposal and the query get a small
+signature computed on the foreground pixels only, after resampling the proposal's box to a
+fixed patch (so the object's size in the image does not matter):
+
+* colour: a 4x4x4 RGB histogram of foreground pixels (Swain & Ballard, IJCV 1991, count only
+  the object), Hellinger (square-root) mapped;
+* layout: mean foreground colour and foreground share on a 4x4 grid of the box;
+* gradient: foreground orientation histograms (8 unsigned bins) on a 2x2 grid, square-rooted.
+
+Blocks are L2-normalised and concatenated, so inner product is cosine similarity; signatures
+are stored as int8 (a proposal then costs :data:`DIM` bytes). Nothing here depends on the
+built-in descriptor's internals: an image is RGB pixels in, signatures out.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = [
+    "DIM",
+    "VERSION",
+    "best_scores",
+    "image_objects",
+    "query_object",
+    "to_int8",
+]
+
+VERSION = 1
+"""Changes whenever stored signatures would differ (stored spaces are then rebuilt)."""
+PATCH = 20
+"""Side of the patch a proposal's box is resampled to before its signature is computed."""
+WINDOW_SIDES = (0.35, 0.5, 0.7)
+"""Window sides as fractions of the image's short side (plus the whole image)."""
+FRAME = 2
+"""Pixels of a window's frame that define its background."""
+NEAR = 24.0
+"""RGB distance from the background plane still counted as background."""
+FAR = 72.0
+"""RGB distance from which a pixel is wholly foreground."""
+FIT_SHARE = 0.6
+"""Share of the frame that must lie within NEAR of the plane (and share refitted on)."""
+MIN_SHARE = 0.05
+MAX_SHARE = 0.9
+"""A window whose foreground covers less or more than this is no proposal."""
+SAME_BOX = 0.8
+"""Proposals whose boxes overlap more than this (intersection over union) are one object."""
+STRIDE = 3
+"""Windows of a scale step by their side over this."""
+_COLOUR = 64
+_LAYOUT = 4 * 4 * 4
+_GRADIENT = 2 * 2 * 8
+DIM = _COLOUR + _LAYOUT + _GRADIENT
+
+
+@numba.njit(cache=True, nogil=True)
+def _fit(
+    rgb: np.ndarray,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    use: np.ndarray,
+    x0: int,
+    y0: int,
+    w: int,
+    h: int,
+) -> np.ndarray:
+    """Least-squares colour plane c(u, v) = p0 + p1 u + p2 v over the frame pixels in ``use``
+    (u, v: position in the window in 0..1); the 3x3 coefficients (rows p0, p1, p2), zeros
+    when the frame is degenerate."""
+    a = np.zeros((3, 3))
+    b = np.zeros((3, 3))
+    for i in range(ys.shape[0]):
+        if not use[i]:
+            continue
+        u = (xs[i] - x0 + 0.5) / w
+        v = (ys[i] - y0 + 0.5) / h
+        a[0, 0] += 1.0
+        a[0, 1] += u
+        a[0, 2] += v
+        a[1, 1] += u * u
+        a[1, 2] += u * v
+        a[2, 2] += v * v
+        for c in range(3):
+            val = rgb[ys[i], xs[i], c]
+            b[0, c] += val
+            b[1, c] += u * val
+            b[2, c] += v * val
+    a[1, 0], a[2, 0], a[2, 1] = a[0, 1], a[0, 2], a[1, 2]
+    # Inverse of the symmetric 3x3 normal matrix by its adjugate.
+    c00 = a[1, 1] * a[2, 2] - a[1, 2] * a[2, 1]
+    c01 = a[1, 2] * a[2, 0] - a[1, 0] * a[2, 2]
+    c02 = a[1, 0] * a[2, 1] - a[1, 1] * a[2, 0]
+    det = a[0, 0] * c00 + a[0, 1] * c01 + a[0, 2] * c02
+    p = np.zeros((3, 3))
+    if abs(det) < 1e-9:
+        return p
+    inv = np.empty((3, 3))
+    inv[0, 0] = c00
+    inv[0, 1] = a[0, 2] * a[2, 1] - a[0, 1] * a[2, 2]
+    inv[0, 2] = a[0, 1] * a[1, 2] - a[0, 2] * a[1, 1]
+    inv[1, 0] = c01
+    inv[1, 1] = a[0, 0] * a[2, 2] - a[0, 2] * a[2, 0]
+    inv[1, 2] = a[0, 2] * a[1, 0] - a[0, 0] * a[1, 2]
+    inv[2, 0] = c02
+    inv[2, 1] = a[0, 1] * a[2, 0] - a[0, 0] * a[2, 1]
+    inv[2, 2] = a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]
+    for r in range(3):
+        for c in range(3):
+            p[r, c] = (inv[r, 0] * b[0, c] + inv[r, 1] * b[1, c] + inv[r, 2] * b[2, c]) / det
+    return p
+
+
+@numba.njit(cache=True, nogil=True)
+def _residual2(
+    rgb: np.ndarray, y: int, x: int, p: np.ndarray, x0: int, y0: int, w: int, h: int
+) -> float:
+    """Squared RGB distance of pixel (y, x) from the window's background plane."""
+    u = (x - x0 + 0.5) / w
+    v = (y - y0 + 0.5) / h
+    s = 0.0
+    for c in range(3):
+        d = rgb[y, x, c] - (p[0, c] + p[1, c] * u + p[2, c] * v)
+        s += d * d
+    return s
+
+
+@numba.njit(cache=True, nogil=True)
+def _window_mask(
+    rgb: np.ndarray,
+    x0: int,
+    y0: int,
+    w: int,
+    h: int,
+    frame: int,
+    near: float,
+    far: float,
+    fit_share: float,
+    mask: np.ndarray,
+    box: np.ndarray,
+) -> float:
+    """Foreground of the window (x0, y0, w, h) into ``mask[:h, :w]`` and the bounding box of
+    mask > 0.5 into ``box`` (x0, y0, x1, y1, window coordinates); returns the mean mask, or
+    -1 when the window's frame is not a smooth background."""
+    b = max(1, min(frame, w // 4, h // 4))
+    n = 2 * b * w + 2 * b * (h - 2 * b)
+    ys = np.empty(n, np.int64)
+    xs = np.empty(n, np.int64)
+    i = 0
+    for y in range(y0, y0 + h):
+        inner = b <= y - y0 < h - b
+        for x in range(x0, x0 + w):
+            if inner and b <= x - x0 < w - b:
+                continue
+            ys[i] = y
+            xs[i] = x
+            i += 1
+    use = np.ones(n, np.bool_)
+    p = _fit(rgb, ys, xs, use, x0, y0, w, h)
+    d = np.empty(n)
+    for i in range(n):
+        d[i] = _residual2(rgb, ys[i], xs[i], p, x0, y0, w, h)
+    cut = np.sort(d)[min(n - 1, int(fit_share * n))]
+    for i in range(n):
+        use[i] = d[i] <= cut
+    p = _fit(rgb, ys, xs, use, x0, y0, w, h)
+    near2 = near * near
+    near_count = 0
+    for i in range(n):
+        if _residual2(rgb, ys[i], xs[i], p, x0, y0, w, h) <= near2:
+            near_count += 1
+    if near_count < fit_share * n:
+        return -1.0
+    bx0, by0, bx1, by1 = w, h, -1, -1
+    total = 0.0
+    for y in range(h):
+        for x in range(w):
+            r2 = _residual2(rgb, y0 + y, x0 + x, p, x0, y0, w, h)
+            if r2 <= near2:
+                mask[y, x] = 0.0
+                continue
+            m = min(1.0, (np.sqrt(r2) - near) / (far - near))
+            mask[y, x] = m
+            total += m
+            if m > 0.5:
+                bx0 = min(bx0, x)
+                by0 = min(by0, y)
+                bx1 = max(bx1, x)
+                by1 = max(by1, y)
+    box[0], box[1], box[2], box[3] = bx0, by0, bx1 + 1, by1 + 1
+    return total / (w * h)
+
+
+@numba.njit(cache=True, nogil=True)
+def _normalise(v: np.ndarray) -> None:
+    s = 0.0
+    for i in range(v.shape[0]):
+        s += v[i] * v[i]
+    if s > 0.0:
+        s = 1.0 / np.sqrt(s)
+        for i in range(v.shape[0]):
+            v[i] *= s
+
+
+@numba.njit(cache=True, nogil=True)
+def _signature(
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    x0: int,
+    y0: int,
+    bx0: int,
+    by0: int,
+    bx1: int,
+    by1: int,
+    patch: int,
+    out: np.ndarray,
+) -> None:
+    """Signature of the box (bx0, by0)..(bx1, by1) of ``mask`` (window coordinates; the
+    window's origin in ``rgb`` is x0, y0) into ``out``."""
+    bw = bx1 - bx0
+    bh = by1 - by0
+    # Area resampling of the box to patch x patch, rows then columns: p holds colour and
+    # foreground; each output pixel averages the source pixels it covers (fractionally).
+    rows = np.zeros((patch, bw, 4))
+    step = bh / patch
+    for o in range(patch):
+        lo = o * step
+        hi = lo + step
+        for j in range(int(lo), min(bh, int(np.ceil(hi)))):
+            f = (min(hi, j + 1.0) - max(lo, float(j))) / step
+            if f <= 0.0:
+                continue
+            for x in range(bw):
+                rows[o, x, 0] += f * rgb[y0 + by0 + j, x0 + bx0 + x, 0]
+                rows[o, x, 1] += f * rgb[y0 + by0 + j, x0 + bx0 + x, 1]
+                rows[o, x, 2] += f * rgb[y0 + by0 + j, x0 + bx0 + x, 2]
+                rows[o, x, 3] += f * mask[by0 + j, bx0 + x]
+    p = np.zeros((patch, patch, 4))
+    step = bw / patch
+    for q in range(patch):
+        lo = q * step
+        hi = lo + step
+        for x in range(int(lo), min(bw, int(np.ceil(hi)))):
+            f = (min(hi, x + 1.0) - max(lo, float(x))) / step
+            if f <= 0.0:
+                continue
+            for o in range(patch):
+                for c in range(4):
+                    p[o, q, c] += f * rows[o, x, c]
+    out[:] = 0.0
+    colour = out[0:_COLOUR]
+    layout = out[_COLOUR : _COLOUR + _LAYOUT]
+    gradient = out[_COLOUR + _LAYOUT :]
+    cell = patch / 4.0
+    share = np.zeros(16)
+    lum = np.empty((patch, patch))
+    for y in range(patch):
+        for x in range(patch):
+            lum[y, x] = 0.299 * p[y, x, 0] + 0.587 * p[y, x, 1] + 0.114 * p[y, x, 2]
+    for y in range(patch):
+        for x in range(patch):
+            m = p[y, x, 3]
+            code = 0
+            for c in range(3):
+                code = code * 4 + min(3, max(0, int(p[y, x, c]) // 64))
+            colour[code] += m
+            k = min(3, int(y / cell)) * 4 + min(3, int(x / cell))
+            share[k] += m
+            for c in range(3):
+                layout[k * 3 + c] += m * p[y, x, c]
+            # Luminance gradient (central differences, one-sided at the edges).
+            ym, yp = max(y - 1, 0), min(y + 1, patch - 1)
+            xm, xp = max(x - 1, 0), min(x + 1, patch - 1)
+            gx = (lum[y, xp] - lum[y, xm]) / max(1, xp - xm)
+            gy = (lum[yp, x] - lum[ym, x]) / max(1, yp - ym)
+            mag = np.sqrt(gx * gx + gy * gy) * m
+            if mag > 0.0:
+                ang = np.arctan2(gy, gx)
+                if ang < 0.0:
+                    ang += np.pi
+                ob = min(7, int(ang / np.pi * 8.0))
+                g = (min(1, int(2 * y / patch)) * 2 + min(1, int(2 * x / patch))) * 8 + ob
+                gradient[g] += mag
+    for k in range(16):
+        for c in range(3):
+            mean = layout[k * 3 + c] / share[k] if share[k] > 1e-6 else 0.0
+            layout[k * 3 + c] = mean / 255.0 - 0.5
+        layout[48 + k] = share[k] / (cell * cell)
+    for i in range(_COLOUR):
+        colour[i] = np.sqrt(colour[i])
+    for i in range(_GRADIENT):
+        gradient[i] = np.sqrt(gradient[i])
+    _normalise(colour)
+    _normalise(layout)
+    _normalise(gradient)
+    _normalise(out)
+
+
+@numba.njit(cache=True, nogil=True)
+def _proposals(
+    rgb: np.ndarray,
+    windows: np.ndarray,
+    patch: int,
+    frame: int,
+    near: float,
+    far: float,
+    fit_share: float,
+    min_share: float,
+    max_share: float,
+    same: float,
+) -> np.ndarray:
+    """Signatures [n, DIM] of the distinct object proposals found in ``windows`` (x, y, w, h)."""
+    h_img, w_img = rgb.shape[0], rgb.shape[1]
+    out = np.zeros((windows.shape[0], _COLOUR + _LAYOUT + _GRADIENT), np.float32)
+    boxes = np.zeros((windows.shape[0], 4), np.int64)
+    mask = np.zeros((h_img, w_img))
+    box = np.zeros(4, np.int64)
+    n = 0
+    for i in range(windows.shape[0]):
+        x0, y0, w, h = windows[i, 0], windows[i, 1], windows[i, 2], windows[i, 3]
+        share = _window_mask(rgb, x0, y0, w, h, frame, near, far, fit_share, mask, box)
+        bx0, by0, bx1, by1 = box[0], box[1], box[2], box[3]
+        if share < min_share or share > max_share or bx1 - bx0 < 2 or by1 - by0 < 2:
+            continue
+        # The same object seen from overlapping windows: keep the first of boxes that
+        # overlap by more than ``same`` (intersection over union).
+        ax0, ay0, ax1, ay1 = x0 + bx0, y0 + by0, x0 + bx1, y0 + by1
+        seen = False
+        for j in range(n):
+            iw = min(ax1, boxes[j, 2]) - max(ax0, boxes[j, 0])
+            ih = min(ay1, boxes[j, 3]) - max(ay0, boxes[j, 1])
+            if iw > 0 and ih > 0:
+                inter = iw * ih
+                union = (
+                    (ax1 - ax0) * (ay1 - ay0)
+                    + (boxes[j, 2] - boxes[j, 0]) * (boxes[j, 3] - boxes[j, 1])
+                    - inter
+                )
+                if inter > same * union:
+                    seen = True
+                    break
+        if seen:
+            continue
+        boxes[n, 0] = ax0
+        boxes[n, 1] = ay0
+        boxes[n, 2] = ax1
+        boxes[n, 3] = ay1
+        _signature(rgb, mask, x0, y0, bx0, by0, bx1, by1, patch, out[n])
+        n += 1
+    return out[:n]
+
+
+def windows_for(width: int, height: int) -> np.ndarray:
+    """Windows (x, y, w, h) scanned for proposals: the whole image, then square windows with
+    sides :data:`WINDOW_SIDES` of the short side, stride the side over :data:`STRIDE`."""
+    out = [(0, 0, width, height)]
+    short = min(width, height)
+    for frac in WINDOW_SIDES:
+        side = max(8, round(frac * short))
+        if side > short:
+            continue
+        stride = max(2, side // STRIDE)
+        for y in range(0, height - side + 1, stride):
+            for x in range(0, width - side + 1, stride):
+                out.append((x, y, side, side))
+    return np.array(out, dtype=np.int64).reshape(-1, 4)
+
+
+def image_objects(rgb: np.ndarray) -> np.ndarray:
+    """Signatures [n, DIM] (float32, unit rows) of the object proposals of an RGB uint8 image
+    (n may be 0: no window of the image has a smooth background)."""
+    h, w = rgb.shape[:2]
+    return _proposals(
+        np.ascontiguousarray(rgb, dtype=np.float32),
+        windows_for(w, h),
+        PATCH,
+        FRAME,
+        NEAR,
+        FAR,
+        FIT_SHARE,
+        MIN_SHARE,
+        MAX_SHARE,
+        SAME_BOX,
+    )
+
+
+def query_object(rgb: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray | None:
+    """Signature [DIM] of the object in a query image (alpha: its alpha channel, if any): the
+    alpha channel is its mask when the image is partly transparent, else the plane fitted to
+    its frame; None when neither shows an object on a background."""
+    h, w = rgb.shape[:2]
+    data = np.ascontiguousarray(rgb, dtype=np.float32)
+    if alpha is not None and int(alpha.min()) < 250:
+        mask = alpha.astype(np.float64) / 255.0
+        share = float(mask.mean())
+        ys, xs = np.nonzero(mask > 0.5)
+        if ys.size == 0:
+            return None
+        bx0, by0, bx1, by1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    else:
+        mask = np.zeros((h, w))
+        box = np.zeros(4, np.int64)
+        share = _window_mask(data, 0, 0, w, h, FRAME, NEAR, FAR, FIT_SHARE, mask, box)
+        bx0, by0, bx1, by1 = (int(v) for v in box)
+    if share < MIN_SHARE or share > MAX_SHARE or bx1 - bx0 < 2 or by1 - by0 < 2:
+        return None
+    out = np.zeros(DIM, np.float32)
+    _signature(data, mask, 0, 0, bx0, by0, bx1, by1, PATCH, out)
+    return out
+
+
+def to_int8(signatures: np.ndarray) -> np.ndarray:
+    """Stored form of unit signatures: int8, value x 127 (cosine error below 1%)."""
+    return np.clip(np.rint(np.asarray(signatures) * 127.0), -127, 127).astype(np.int8)
+
+
+@numba.njit(cache=True, nogil=True)
+def _best(stored: np.ndarray, offsets: np.ndarray, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+    out = np.zeros(rows.shape[0], np.float32)
+    d = q.shape[0]
+    for i in range(rows.shape[0]):
+        best = -1 << 30
+        for j in range(offsets[rows[i]], offsets[rows[i] + 1]):
+            s = 0
+            for c in range(d):
+                s += np.int32(stored[j, c]) * q[c]
+            best = max(best, s)
+        if best > -1 << 30:
+            out[i] = best / (127.0 * 127.0)
+    return out
+
+
+def best_scores(
+    stored: np.ndarray, offsets: np.ndarray, rows: np.ndarray, query: np.ndarray
+) -> np.ndarray:
+    """Best cosine of each image ``rows`` (its proposals: ``stored[offsets[r]:offsets[r+1]]``,
+    int8) to the signature ``query``; 0 for an image without proposals."""
+    q = to_int8(query).astype(np.int32)
+    return _best(np.asarray(stored), np.asarray(offsets, np.int64), np.asarray(rows, np.int64), q)
