@@ -50,9 +50,10 @@ __all__ = [
 NEAR_DUPLICATE = 0.98
 # Up to this many allowed vectors a filtered HNSW query is answered by an exact scan.
 _BRUTE_FORCE_MAX = 20_000
-OBJECT_WEIGHT = 1.0
-"""Weight of the object score in a crop query's ranking (chosen in bench/bench_visual_crops.py
-on scenes made of the tuning half's emoji only)."""
+OBJECT_WEIGHT = 4.0
+"""Weight of the object score in a crop query's ranking, chosen on scenes made of the tuning
+half's emoji only (bench/bench_visual_crops.py --grid: the best object-file figure with neither
+ordinary crops nor boxes in scenes below the regions-only method)."""
 OBJECT_SCAN_MAX = 20_000
 """Up to this many pins a crop query with an object scores every pin's proposals; above, only
 the pins of its :data:`RERANK_REGIONS` best regions."""

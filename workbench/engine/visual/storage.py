@@ -94,6 +94,7 @@ class BuildReport:
     whitened: bool = False
     index: IndexInfo | None = None
     regions: IndexInfo | None = None
+    objects: int = 0
     missing: int = 0
     seconds: float = 0.0
 
@@ -106,6 +107,8 @@ class BuildReport:
             parts.append(f"{self.removed} removed")
         if self.failed:
             parts.append(f"{len(self.failed)} failed")
+        if self.objects:
+            parts.append(f"{self.objects} object proposals")
         if self.missing:
             parts.append(f"{self.missing} pins without a vector")
         if self.index is not None:
@@ -555,6 +558,7 @@ def update_builtin(
                     "count": int(built.objects.shape[0]),
                     "dim": objects.DIM,
                 }
+                report.objects = object_meta["count"]
             reporter.check("the visual index update")
             meta = {
                 "name": name,
