@@ -313,7 +313,9 @@ def test_a_transparent_object_finds_the_scenes_containing_it(tmp_path: Path) -> 
     res = search_crop(space, None, path=holder["s3"], k=5, allowed={"s1", "s3", "s5"})
     assert set(res.ids) <= {"s1", "s3", "s5"} and res.ids[0] == "s3"
     res = search_crop(space, (0, 0, SCENE_W, SCENE_H), pin_id="s3", k=5, exclude_self=True)
-    assert "s3" not in res.ids
+    assert "s3" not in res.ids and len(res) == 5
+    res = search_crop(space, (0, 0, SCENE_W, SCENE_H), pin_id="s3", k=5, near_duplicate=0.98)
+    assert "s3" not in res.ids and res.excluded_duplicates >= 1 and len(res) == 5
 
 
 def test_a_space_stored_before_object_signatures_is_refused_then_rebuilt(tmp_path: Path) -> None:

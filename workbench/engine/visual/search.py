@@ -106,7 +106,6 @@ class VisualSpace:
         self.region_pca: Whitening | None = None
         self.regions_per_image = 0
         self.region_ef_search: int | None = None
-        self.regions: np.ndarray | None = None
         self.objects: np.ndarray | None = None
         self.object_offsets: np.ndarray | None = None
         if self.kind == BUILTIN:
@@ -128,7 +127,6 @@ class VisualSpace:
                 self.region_pca = Whitening.load(gen / "regions_pca.npz")
                 self.regions_per_image = int(regions["per_image"])
                 self.region_ef_search = (regions.get("index") or {}).get("ef_search")
-                self.regions = np.load(gen / "regions.npy", mmap_mode="r")
             found = meta.get("objects")
             if found and self.count and found.get("version") == object_signatures.VERSION:
                 self.objects = np.load(gen / "objects.npy", mmap_mode="r")
@@ -154,7 +152,7 @@ class VisualSpace:
 
     @property
     def has_objects(self) -> bool:
-        return self.objects is not None and self.regions is not None
+        return self.objects is not None and self.region_index is not None
 
     @property
     def positions(self) -> dict[str, int]:
@@ -535,5 +533,11 @@ def _fused_crop(
     total = region + weight * space.object_scores(found, pins)
     order = np.argsort(-total, kind="stable")
     pins, total = pins[order], total[order]
-    keep, n_self, dup = _screen(space, pins, exclude_rows, near_duplicate, raw, True)
-    return _result(space, pins, total, keep, n_self, dup, k)
+    # Screen the head of the ranking only, longer while too few of it survive.
+    head = k + len(exclude_rows) + 64
+    while True:
+        keep, n_self, dup = _screen(space, pins[:head], exclude_rows, near_duplicate, raw, True)
+        if keep.sum() >= k or head >= pins.size:
+            break
+        head *= 4
+    return _result(space, pins[:head], total[:head], keep, n_self, dup, k)
