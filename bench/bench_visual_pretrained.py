@@ -37,6 +37,7 @@ from workbench.engine.visual import fit_whitening, l2_normalise
 from workbench.engine.visual.images import load_rgb_square
 from workbench.engine.visual.onnx import OnnxEmbedder, OnnxSettings
 from workbench.engine.visual.pretrained import (
+    POOLED,
     PRESETS,
     Variant,
     build_efficientnet_lite0,
@@ -70,15 +71,32 @@ class Candidate:
 GRID = [Candidate(s, q, w) for s in SIZES for w in (False, True) for q in (False, True)]
 
 
+def embedder(model: Path, size: int, output: str = POOLED) -> OnnxEmbedder:
+    return OnnxEmbedder(OnnxSettings(str(model), size, PRESET.mean, PRESET.std, output))
+
+
 def features(model: Path, paths: Sequence[Path], size: int, cache: Path) -> np.ndarray:
-    """The pooled 1280-d vectors of the images (kept in ``cache`` between runs)."""
+    """The pooled 1280-d vectors (before the preset's square root) of the images, kept in
+    ``cache`` between runs."""
     if cache.exists():
         return np.load(cache)
-    emb = OnnxEmbedder(OnnxSettings(str(model), size, PRESET.mean, PRESET.std, PRESET.output))
-    vectors, failed = emb.embed_images(list(paths))
+    vectors, failed = embedder(model, size).embed_images(list(paths))
     assert not failed, failed[:3]
     np.save(cache, vectors)
     return vectors
+
+
+def same_as_the_preset(model: Path, paths: Sequence[Path], cand: Candidate) -> None:
+    """The preset's own output is the chosen candidate's vector (so its figures are the
+    product's): checked on a few images."""
+    few = list(paths[:32])
+    mine = post(embedder(model, cand.size).embed_images(few)[0], cand)
+    theirs = l2_normalise(embedder(model, cand.size, PRESET.output).embed_images(few)[0])
+    same = (
+        cand.size == PRESET.input_size and not cand.whiten and np.allclose(mine, theirs, atol=1e-5)
+    )
+    print("the preset's defaults give these vectors" if same else
+          "NOTE: the preset's defaults do NOT give the chosen candidate's vectors")  # fmt: skip
 
 
 def post(raw: np.ndarray, cand: Candidate) -> np.ndarray:
@@ -117,6 +135,7 @@ def report(model: Path, work: Path, name: str, half: bv.Half, cand: Candidate) -
         print(f"  {label:28s} P@10 {value:.4f}")
     best = max(base.values())
     raw = features(model, paths, cand.size, work / f"{name}-reporting-{cand.size}.npy")
+    same_as_the_preset(model, paths, cand)
     value = bv.p10(post(raw, cand), labels)
     verdict = "meets" if value >= bv.GOAL * best else "MISSES"
     print(f"  efficientnet-lite0, {cand.name:18s} P@10 {value:.4f} = {value / best:.2f}x the best "
@@ -125,7 +144,7 @@ def report(model: Path, work: Path, name: str, half: bv.Half, cand: Candidate) -
 
 
 def speed(model: Path, paths: list[Path], size: int) -> None:
-    emb = OnnxEmbedder(OnnxSettings(str(model), size, PRESET.mean, PRESET.std, PRESET.output))
+    emb = embedder(model, size, PRESET.output)
     emb.embed_images(paths[:64])  # warm up
     before = bv.load()
     t0 = time.perf_counter()

@@ -275,8 +275,8 @@ def _forward(sd: OrderedDict[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarra
             h = y + h if s == 1 and y.shape == h.shape else y
             i += 1
     h = relu6(bn(_conv(h, sd["_conv_head.weight"], 1, 1), "_bn1"))
-    emb = h.mean(axis=(2, 3))
-    return emb, emb @ sd["_fc.weight"].T + sd["_fc.bias"]
+    pooled = h.mean(axis=(2, 3))
+    return pooled, pooled @ sd["_fc.weight"].T + sd["_fc.bias"]
 
 
 def test_graph_matches_a_numpy_forward_pass() -> None:
@@ -286,10 +286,11 @@ def test_graph_matches_a_numpy_forward_pass() -> None:
         build_efficientnet_lite0(sd, with_logits=True), providers=["CPUExecutionProvider"]
     )
     x = rng.normal(0, 1, (2, 3, 37, 42)).astype(np.float32)  # odd sizes: asymmetric padding
-    emb, logits = session.run(["embedding", "logits"], {"image": x})
-    want_emb, want_logits = _forward(sd, x.astype(np.float64))
-    assert emb.shape == (2, 10) and logits.shape == (2, 3)
-    np.testing.assert_allclose(emb, want_emb, rtol=1e-4, atol=1e-4)
+    emb, pooled, logits = session.run(["embedding", "pooled", "logits"], {"image": x})
+    want_pooled, want_logits = _forward(sd, x.astype(np.float64))
+    assert emb.shape == pooled.shape == (2, 10) and logits.shape == (2, 3)
+    np.testing.assert_allclose(pooled, want_pooled, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(emb, np.sqrt(want_pooled), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(logits, want_logits, rtol=1e-4, atol=1e-4)
 
 

