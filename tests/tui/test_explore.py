@@ -1,9 +1,12 @@
-"""Explore screen: search by title words and id, follow pin -> board -> pin, go back."""
+"""Explore screen: search by title words and id, follow pin -> board -> pin, go back; pin hits
+have the pin actions of every pin table, board hits say that they are not pins; hits a page at
+a time."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from textual.widgets import ContentSwitcher, Input
 
 from tests.tui.conftest import settle
@@ -26,7 +29,8 @@ async def test_search_and_follow_links(
         await pilot.press(*"red", "space", *"ocean")  # the search box has focus
         await settle(pilot)
         results = screen.query_one("#explore-results", RowsTable)
-        assert [results.get_row_at(i)[2] for i in range(results.row_count)] == ["p04"]
+        assert results.headers == ["Pin", "Board", "Title"]
+        assert [results.get_row_at(i)[1] for i in range(results.row_count)] == ["p04"]
         await pilot.press("enter", "enter")  # to the results, then open the pin
         await settle(pilot)
         assert screen.query_one(ContentSwitcher).current == "explore-pin"
@@ -48,3 +52,86 @@ async def test_search_and_follow_links(
         screen.query_one("#explore-search", Input).value = "b3"
         await settle(pilot)
         assert results.cursor_key == "board:b3"
+
+
+def messages(app: WorkbenchApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_pin_and_board_hits(
+    mini_store: Store, make_app: Callable[[Store], WorkbenchApp]
+) -> None:
+    """On a pin hit a, v and e do what they do in every pin table (e: no run to explain here);
+    on a board hit a and v say that it is a board; Enter opens either in place."""
+    app = make_app(mini_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press(*"ocean")
+        await settle(pilot)
+        results = screen.query_one("#explore-results", RowsTable)
+        keys = [str(k.value) for k in results.rows]
+        assert keys == ["pin:p04", "pin:p05", "pin:p06", "pin:p07", "board:b1"]
+        await pilot.press("enter")  # to the results
+        assert results.has_focus and results.cursor_pin == "p04"
+
+        await pilot.press("a")
+        assert app.query_pins == ("p04",)
+        await pilot.press("e")
+        assert messages(app)[-1] == "this list is not a stored run: nothing to explain"
+
+        await pilot.press("down", "down", "down", "down")  # the board: not a pin
+        assert results.cursor_key == "board:b1" and results.cursor_pin is None
+        for key in ("a", "v"):
+            app.clear_notifications()
+            await pilot.press(key)
+            await settle(pilot)
+            assert messages(app) == [
+                "board b1 is a board, not a pin: Enter opens it, then choose a pin"
+            ]
+        assert app.query_pins == ("p04",) and app.current_mode == "explore"
+        app.clear_notifications()
+        await pilot.press("e")
+        assert messages(app) == ["this list is not a stored run: nothing to explain"]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.query_one(ContentSwitcher).current == "explore-board"
+        assert screen.history == [("board", "b1")]
+
+        results.focus()
+        results.move_cursor(row=0)
+        await pilot.press("enter")  # a pin hit opens in place, not as a pin page
+        await settle(pilot)
+        assert app.screen is screen and screen.history[-1] == ("pin", "p04")
+        results.focus()
+        await pilot.press("down", "v")  # similar images of p05, on the Visual screen
+        await settle(pilot)
+        assert app.current_mode == "visual" and app.visual_request == "p05"
+
+
+async def test_hits_a_page_at_a_time(
+    mini_store: Store, make_app: Callable[[Store], WorkbenchApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("workbench.tui.screens.explore.PAGE", 6)
+    app = make_app(mini_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("p", "right_square_bracket")  # in the box a bracket is text
+        await settle(pilot)
+        assert screen.query_one("#explore-search", Input).value == "p]"
+        screen.query_one("#explore-search", Input).value = "p"
+        await settle(pilot)
+        results = screen.query_one("#explore-results", RowsTable)
+        assert len(screen.hits) == 16 and results.row_count == 6
+        assert str(results.border_title) == "Results (16) · 1/3 [ ]"
+        results.focus()
+        await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")
+        assert str(results.border_title) == "Results (16) · 3/3 [ ]"
+        assert [str(k.value) for k in results.rows] == ["pin:p12", "pin:p13", "pin:p14", "pin:p15"]
+        await pilot.press("left_square_bracket")
+        assert results.row_count == 6 and results.cursor_key == "pin:p06"

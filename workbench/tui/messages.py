@@ -13,6 +13,8 @@ from typing import Literal
 from textual.message import Message
 
 PinVerb = Literal["open", "add", "similar", "explain"]
+NOTHING_TO_EXPLAIN = "this list is not a stored run: nothing to explain"
+"""What ``explain`` says where no run's ranking is on screen (Explore, a pin page, SQL results)."""
 
 
 class PinAction(Message):

@@ -1,4 +1,11 @@
-"""The Explore screen: search pins and boards, follow pin -> board -> pin, degree histograms."""
+"""The Explore screen: search pins and boards, follow pin -> board -> pin, degree histograms.
+
+Search results are pins (in the ``Pin`` column) and boards (in the ``Board`` column). Pin rows have
+the pin actions of every pin table (``a`` add to the query, ``v`` similar images; ``e`` says that
+there is no run to explain here); Enter opens a pin or a board in place, with a history that
+Backspace walks. The search runs in a worker and the hits are shown a page at a time (``[`` ``]``),
+so the work on the UI thread stays the same however many pins and boards the dataset has.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
 from workbench.services import explore
 from workbench.tui.jobs import Job, JobContext
+from workbench.tui.messages import NOTHING_TO_EXPLAIN
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.board_view import BoardView
 from workbench.tui.widgets.degree_histogram import DegreeHistogram
@@ -20,6 +28,8 @@ from workbench.tui.widgets.pin_view import PinView
 from workbench.tui.widgets.rows_table import RowsTable
 
 SEARCH_LIMIT = explore.SEARCH_LIMIT
+PAGE = 50
+"""Search hits shown at a time: filling a table costs the UI thread time per row."""
 
 
 class ExploreScreen(WorkbenchScreen):
@@ -33,18 +43,26 @@ class ExploreScreen(WorkbenchScreen):
         Binding("o", "overview", "Overview", id="explore.overview"),
         Binding("a", "add_to_query", "Add to query", id="explore.add"),
         Binding("v", "visual_search", "Similar images", id="explore.visual"),
+        Binding("e", "explain", "Explain", id="explore.explain", show=False),
+        Binding("right_square_bracket", "page(1)", "Next results", id="explore.next"),
+        Binding("left_square_bracket", "page(-1)", "Previous results", id="explore.previous"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.history: list[tuple[str, str]] = []
         """Pages visited since the last overview: ``(kind, id)``, the current one last."""
+        self.hits: list[explore.SearchHit] = []
+        """The last search's hits (at most ``SEARCH_LIMIT``), shown ``PAGE`` at a time."""
+        self.page = 0
+        self.searched = ""
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(classes="body"):
             with Vertical(id="explore-left"):
                 yield Input(placeholder="pin or board id, or title words  (/)", id="explore-search")
-                results = RowsTable(id="explore-results", classes="panel")
+                # Enter opens a result in place (pages and history here), not as a pin page.
+                results = RowsTable(id="explore-results", classes="panel", open_pins=False)
                 results.border_title = "Results"
                 yield results
             with ContentSwitcher(initial="explore-overview", id="explore-page", classes="panel"):
@@ -57,7 +75,7 @@ class ExploreScreen(WorkbenchScreen):
                 yield BoardView(id="explore-board")
 
     def on_mount(self) -> None:
-        self.query_one(RowsTable).set_columns("Kind", "Id", "Title")
+        self.query_one("#explore-results", RowsTable).set_columns("Pin", "Board", "Title")
         self.watch(self.app, "dataset", self._dataset_changed)
 
     # -- the dataset and its overview ---------------------------------------------------------
@@ -65,7 +83,7 @@ class ExploreScreen(WorkbenchScreen):
     def _dataset_changed(self, dataset: str | None) -> None:
         self.history.clear()
         self.query_one("#explore-search", Input).value = ""
-        self.query_one(RowsTable).set_rows([])
+        self._show_hits([], "")
         self.action_overview()
 
     def action_overview(self) -> None:
@@ -112,17 +130,43 @@ class ExploreScreen(WorkbenchScreen):
         dataset, text, store = self.workbench.dataset, event.value, self.workbench.store
         if dataset is None:
             return
-        table = self.query_one("#explore-results", RowsTable)
 
         def run(_ctx: JobContext) -> list[explore.SearchHit]:
             return explore.search(store, dataset, text, SEARCH_LIMIT)
 
-        def done(rows: list[explore.SearchHit]) -> None:
-            table.set_rows([(f"{kind}:{id_}", [kind, id_, title]) for kind, id_, title in rows])
-            more = "+" if len(rows) == SEARCH_LIMIT else ""
-            table.border_title = f"Results ({len(rows)}{more})" if text.strip() else "Results"
+        def done(hits: list[explore.SearchHit]) -> None:
+            self._show_hits(hits, text)
 
         self.run_job(Job("explore.search", "Searching", run, done, show_progress=False))
+
+    def _show_hits(self, hits: list[explore.SearchHit], text: str) -> None:
+        self.hits, self.searched, self.page = hits, text, 0
+        self._show_page()
+
+    def _show_page(self) -> None:
+        """The current page of hits: a pin's id in the Pin column, a board's in Board."""
+        hits, table = self.hits, self.query_one("#explore-results", RowsTable)
+        pages = max(1, -(-len(hits) // PAGE))
+        self.page = min(max(self.page, 0), pages - 1)
+        shown = hits[self.page * PAGE : (self.page + 1) * PAGE]
+        table.set_rows([
+            (f"{kind}:{id_}", [id_, "", title] if kind == "pin" else ["", id_, title])
+            for kind, id_, title in shown
+        ])  # fmt: skip
+        more = "+" if len(hits) == SEARCH_LIMIT else ""
+        paging = f" · {self.page + 1}/{pages} [ ]" if pages > 1 else ""
+        found = f"Results ({len(hits)}{more}){paging}"
+        table.border_title = found if self.searched.strip() else "Results"
+
+    def action_page(self, step: int) -> None:
+        self.page += step
+        self._show_page()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "page":
+            # A bracket typed in the search box is text.
+            return len(self.hits) > PAGE and not isinstance(self.focused, Input)
+        return super().check_action(action, parameters)
 
     @on(Input.Submitted, "#explore-search")
     def _to_results(self) -> None:
@@ -184,9 +228,23 @@ class ExploreScreen(WorkbenchScreen):
         self.open(kind, id_)
 
     def _chosen_pin(self) -> str | None:
-        """The pin on show, or a board's highlighted pin; None (and a hint) if there is none."""
+        """The pin on show, or a board's highlighted pin; None (and a hint) if there is none.
+
+        (A pin row of the results handles ``a`` and ``v`` itself, as every pin table does.)"""
         pin: str | None = None
         current = self.query_one(ContentSwitcher).current
+        results = self.query_one("#explore-results", RowsTable)
+        if self.focused is results:
+            kind, _, id_ = (results.cursor_key or "").partition(":")
+            if kind == "board":
+                self.notify(
+                    f"board {id_} is a board, not a pin: Enter opens it, then choose a pin",
+                    severity="warning",
+                    markup=False,
+                )
+            else:
+                self.notify("search for a pin first", severity="warning")
+            return None
         if current == "explore-pin" and self.history:
             pin = self.history[-1][1]
         elif current == "explore-board":
@@ -202,22 +260,18 @@ class ExploreScreen(WorkbenchScreen):
     def action_add_to_query(self) -> None:
         """Add the chosen pin to Recommend's query pins."""
         pin = self._chosen_pin()
-        if pin is None:
-            return
-        pins = self.workbench.query_pins
-        if any(spec.rpartition(":")[0] == pin or spec == pin for spec in pins):
-            self.notify(f"pin {pin} is already in the query", markup=False)
-            return
-        self.workbench.query_pins = (*pins, pin)
-        self.notify(
-            f"query pins: {' '.join(self.workbench.query_pins)} (3 Recommend)", markup=False
-        )
+        if pin is not None:
+            self.workbench.add_query_pin(pin)
 
     def action_visual_search(self) -> None:
         """Find pins that look like the chosen pin, on the Visual screen."""
         pin = self._chosen_pin()
         if pin is not None:
             self.workbench.visual_search(pin)
+
+    def action_explain(self) -> None:
+        """``e`` where no pin row took it: Explore shows the graph, not a run's ranking."""
+        self.notify(NOTHING_TO_EXPLAIN, markup=False)
 
     def action_toggle_layout(self) -> None:
         self.query_one(BoardView).toggle_layout()
