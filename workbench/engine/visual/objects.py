@@ -23,6 +23,8 @@ built-in descriptor's internals: an image is RGB pixels in, signatures out.
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 
@@ -358,6 +360,7 @@ def _proposals(
     return out[:n]
 
 
+@functools.lru_cache(maxsize=64)
 def windows_for(width: int, height: int) -> np.ndarray:
     """Windows (x, y, w, h) scanned for proposals: the whole image, then square windows with
     sides :data:`WINDOW_SIDES` of the short side, stride the side over :data:`STRIDE`."""
@@ -371,7 +374,9 @@ def windows_for(width: int, height: int) -> np.ndarray:
         for y in range(0, height - side + 1, stride):
             for x in range(0, width - side + 1, stride):
                 out.append((x, y, side, side))
-    return np.array(out, dtype=np.int64).reshape(-1, 4)
+    windows = np.array(out, dtype=np.int64).reshape(-1, 4)
+    windows.flags.writeable = False  # shared by every image of this size
+    return windows
 
 
 def image_objects(rgb: np.ndarray) -> np.ndarray:
