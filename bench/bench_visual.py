@@ -1,13 +1,19 @@
 """Visual search: retrieval quality on tuning and reporting halves, crop queries, speed.
 
 Usage: .venv/bin/python bench/bench_visual.py [--quick] [--skip-latency] [--tune-only]
+       [--seeds 0,1,2]
 
 Data: ../shared/data/emoji-google-64 (base emoji only, label = subcategory) and
 ../shared/data/mnist-t10k (label = digit). Each set is split BY LABEL with a fixed seed (0) into a
 tuning half and a reporting half: the labels are shuffled and the first half of them tune, the
 rest report. Descriptor settings are chosen on the tuning halves only (the grid below); the
 reporting halves are then measured once with the chosen settings, beside the naive baselines
-(raw 32x32 pixels, colour and grey, and an RGB histogram) computed in the same run.
+(raw 32x32 pixels, colour and grey, and an RGB histogram) computed in the same run. The rule, fixed
+before any reporting figure was looked at: the best geometric mean, over the two tuning halves, of
+P@10 / best naive baseline, among the candidates that whiten as stored spaces do. Other split seeds
+(--seeds) repeat the whole procedure: chosen on that seed's tuning halves, reported on its
+reporting halves. Only after the choice are the other candidates' reporting figures printed,
+labelled as such.
 
 Precision@10 / mAP@10: workbench's visual_eval (every item with another of its label is a query,
 the query excluded, ties broken at random with a fixed seed). Each half is its own collection: its
@@ -31,6 +37,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -86,10 +93,12 @@ def load_mnist(root: Path) -> tuple[list[Path], list[str]]:
 Half = tuple[list[Path], list[str]]
 
 
-def split_by_label(paths: list[Path], labels: list[str]) -> tuple[Half, Half]:
-    """(tuning, reporting): the labels shuffled with SPLIT_SEED, the first half tune."""
+def split_by_label(
+    paths: list[Path], labels: list[str], seed: int = SPLIT_SEED
+) -> tuple[Half, Half]:
+    """(tuning, reporting): the labels shuffled with ``seed``, the first half tune."""
     names = sorted(set(labels))
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(names))
+    order = np.random.default_rng(seed).permutation(len(names))
     tuning = {names[i] for i in order[: len(names) // 2]}
     t = [(p, lab) for p, lab in zip(paths, labels, strict=True) if lab in tuning]
     r = [(p, lab) for p, lab in zip(paths, labels, strict=True) if lab not in tuning]
@@ -142,9 +151,18 @@ def p10(vectors: np.ndarray, labels: Sequence[str]) -> float:
     return float(visual_eval(vectors, list(labels), k=10)["precision@10"])
 
 
+_DECODED: dict[Path, np.ndarray] = {}
+
+
 def describe(paths: Sequence[Path], cand: Candidate) -> np.ndarray:
-    raw, failed = BuiltinEmbedder(cand.config, workers=2).embed_images(list(paths))
-    assert not failed, failed[:3]
+    """What a stored space of these images holds: the embedder's descriptor of each decoded
+    image (decoded once per run, as the embedder decodes it), float16, whitened."""
+    for p in paths:
+        if p not in _DECODED:
+            _DECODED[p] = load_rgb(p, cand.config.area)
+    emb = BuiltinEmbedder(cand.config)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        raw = np.array(list(pool.map(emb.embed_array, [_DECODED[p] for p in paths], chunksize=64)))
     raw = raw.astype(np.float16).astype(np.float32)  # stored as float16
     if cand.power is None or raw.shape[0] < MIN_WHITEN:
         return l2_normalise(raw)
@@ -152,42 +170,35 @@ def describe(paths: Sequence[Path], cand: Candidate) -> np.ndarray:
     return fit_whitening(raw, dim=dim, power=cand.power, eps=WHITEN_EPS).apply(raw)
 
 
-DEFAULT = DescriptorConfig()
-OLD = DescriptorConfig(
-    lab_bins=(4, 5, 5), hog_grids=(2, 4, 6), tiny_grid=8, w_colour=1.0, w_gradient=3.0,
-    w_tiny=0.5,
+PREVIOUS = DescriptorConfig(
+    lab_bins=(4, 5, 5), colour_grids=(1, 2), hog_grids=(2, 4, 6), tiny_grid=8, w_colour=1.0,
+    w_gradient=5.0, w_tiny=0.5, rgb_bins=0,
 )  # fmt: skip
+FINE = dataclasses.replace(PREVIOUS, colour_grids=(), rgb_bins=8, rgb_foreground=True)
 GRID = [
-    Candidate("previous default (tuned on the full sets)", OLD),
-    Candidate("previous, no whitening", OLD, None),
-    Candidate("previous, whitening power 0.3", OLD, 0.3),
-    Candidate("equal block weights", dataclasses.replace(OLD, w_gradient=1.0, w_tiny=1.0)),
-    Candidate("gradient 2, tiny 1", dataclasses.replace(OLD, w_gradient=2.0, w_tiny=1.0)),
-    Candidate("HOG 1+2+4", dataclasses.replace(OLD, hog_grids=(1, 2, 4))),
-    Candidate("HOG 2+4, tiny 6", dataclasses.replace(OLD, hog_grids=(2, 4), tiny_grid=6)),
-    Candidate("colour 1+2+3 grids", dataclasses.replace(OLD, colour_grids=(1, 2, 3))),
-    Candidate("12 signed orientations", dataclasses.replace(OLD, orientations=12, signed=True)),
-    Candidate("gradient 5", dataclasses.replace(OLD, w_gradient=5.0)),
+    Candidate("previous default (Lab 1+2, gradient 5)", PREVIOUS),
+    Candidate("previous, no whitening", PREVIOUS, None),
+    Candidate("previous, Lab 5x6x6", dataclasses.replace(PREVIOUS, lab_bins=(5, 6, 6))),
+    Candidate("RGB 8x8x8 foreground instead of Lab", FINE),
+    Candidate("RGB 8x8x8 foreground, no whitening", FINE, None),
     Candidate(
-        "12 signed, gradient 4",
-        dataclasses.replace(OLD, orientations=12, signed=True, w_gradient=4.0),
+        "RGB 8x8x8 whole image instead of Lab", dataclasses.replace(FINE, rgb_foreground=False)
     ),
-    Candidate("Lab bins 5x6x6", dataclasses.replace(OLD, lab_bins=(5, 6, 6))),
+    Candidate("RGB 8x8x8 foreground + Lab 2x2", dataclasses.replace(FINE, colour_grids=(2,))),
+    Candidate("RGB 8x8x8 foreground + Lab 1+2", dataclasses.replace(FINE, colour_grids=(1, 2))),
+    Candidate("RGB 8x8x8 foreground, gradient 3", dataclasses.replace(FINE, w_gradient=3.0)),
+    Candidate("RGB 8x8x8 foreground, colour 2", dataclasses.replace(FINE, w_rgb=2.0)),
     Candidate(
-        "Lab 5x6x6, 12 signed",
-        dataclasses.replace(OLD, lab_bins=(5, 6, 6), orientations=12, signed=True),
+        "RGB 8x8x8 foreground, 12 signed",
+        dataclasses.replace(FINE, orientations=12, signed=True),
     ),
-    Candidate(
-        "Lab 5x6x6, 12 signed, colour 1.5, gradient 4",
-        dataclasses.replace(
-            OLD, lab_bins=(5, 6, 6), orientations=12, signed=True, w_colour=1.5, w_gradient=4.0
-        ),
-    ),
+    Candidate("RGB 8x8x8 foreground, tiny 1", dataclasses.replace(FINE, w_tiny=1.0)),
 ]
 
 
 def tune(sets: dict[str, tuple[Half, dict[str, float]]]) -> Candidate:
-    """Every candidate on every tuning half; the best geometric mean of P@10 / best baseline."""
+    """Every candidate on every tuning half; the best geometric mean of P@10 / best baseline
+    among the candidates that whiten as stored spaces do (the others are shown only)."""
     print("\n## tuning halves: P@10 of each candidate / best naive baseline")
     best: tuple[float, Candidate] | None = None
     for cand in GRID:
@@ -199,25 +210,66 @@ def tune(sets: dict[str, tuple[Half, dict[str, float]]]) -> Candidate:
             ratios.append(ratio)
             parts.append(f"{name} {value:.4f} ({ratio:.2f}x)")
         score = float(np.exp(np.mean(np.log(ratios))))
-        print(f"{cand.name:44s} {'  '.join(parts)}  geo-mean {score:.3f}x", flush=True)
-        if best is None or score > best[0]:
+        eligible = cand.power == WHITEN_POWER
+        note = "" if eligible else "  (not eligible: stored spaces whiten)"
+        print(f"{cand.name:44s} {'  '.join(parts)}  geo-mean {score:.4f}x{note}", flush=True)
+        if eligible and (best is None or score > best[0]):
             best = (score, cand)
     assert best is not None
     print(f"chosen on the tuning halves: {best[1].name}")
     return best[1]
 
 
-def report(name: str, half: Half, cand: Candidate, base: dict[str, float]) -> None:
+def report(name: str, half: Half, cands: Sequence[Candidate], base: dict[str, float]) -> None:
+    """P@10 of ``cands`` on a reporting half beside its baselines (and, where the best baseline
+    is near 1, the error-rate ratio (1 - P) / (1 - P_baseline))."""
     paths, labels = half
     print(f"\n### {name} reporting half: {len(paths):,} images, {len(set(labels))} labels")
     for label, value in base.items():
         print(f"  {label:44s} P@10 {value:.4f}")
     best = max(base.values())
-    for c in (cand, Candidate("previous default (for comparison)", OLD)):
+    for c in cands:
         value = p10(describe(paths, c), labels)
         verdict = "meets" if value >= GOAL * best else "MISSES"
-        print(f"  built-in: {c.name:34s} P@10 {value:.4f} = {value / best:.2f}x the best "
-              f"baseline ({verdict} the {GOAL}x goal)")  # fmt: skip
+        errors = f", error rate {(1 - value) / (1 - best):.2f}x" if best < 1 else ""
+        print(f"  built-in: {c.name:44s} P@10 {value:.4f} = {value / best:.3f}x the best "
+              f"baseline ({verdict} the {GOAL}x goal){errors}", flush=True)  # fmt: skip
+
+
+def halves(seed: int, work: Path) -> tuple[dict[str, Half], dict[str, Half]]:
+    """(tuning, reporting) halves of both sets for a label split seed."""
+    emoji = split_by_label(*load_emoji(), seed=seed)
+    mnist = split_by_label(*load_mnist(work / "mnist-png"), seed=seed)
+    return {"emoji": emoji[0], "MNIST": mnist[0]}, {"emoji": emoji[1], "MNIST": mnist[1]}
+
+
+def choose_and_report(seed: int, work: Path, others: bool, tune_only: bool) -> Candidate:
+    """The whole procedure for one split seed: baselines, the grid on the tuning halves, the
+    choice, then the reporting halves once (with ``others``, every other candidate after)."""
+    print(f"\n# label split seed {seed}")
+    tuning, reporting = halves(seed, work)
+    for name, (paths, labels) in tuning.items():
+        print(f"{name} tuning half: {len(paths):,} images, {len(set(labels))} labels")
+    sets = {n: (h, baselines(*h)) for n, h in tuning.items()}
+    for name, (_, base) in sets.items():
+        print(f"{name} tuning half baselines: "
+              + ", ".join(f"{k} {v:.4f}" for k, v in base.items()))  # fmt: skip
+    chosen = tune(sets)
+    same = "is" if chosen.config == DescriptorConfig() else "is NOT"
+    print(f"the chosen setting {same} the shipped default DescriptorConfig()")
+    if tune_only:
+        return chosen
+    print(f"\n## reporting halves, seed {seed} (measured once, with the setting chosen above)")
+    previous = GRID[0]
+    cands = [chosen] if chosen == previous else [chosen, previous]
+    rest = [c for c in GRID if c not in cands] if others else []
+    for name, half in reporting.items():
+        base = baselines(*half)
+        report(name, half, cands, base)
+        if rest:
+            print("  -- the other candidates, printed only after the choice was fixed:")
+            report(name, half, rest, base)
+    return chosen
 
 
 # -- crops ----------------------------------------------------------------------------------
@@ -373,6 +425,14 @@ def main() -> None:
         help="only the crop queries, with the previous 18-region layout (for comparison)",
     )  # fmt: skip
     parser.add_argument("--work", type=Path, default=None, help="scratch dir (default: temp)")
+    parser.add_argument(
+        "--seeds", type=lambda t: [int(v) for v in t.split(",")], default=[SPLIT_SEED],
+        help="label split seeds (the first also gives the crop and speed figures)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--all-candidates", action="store_true",
+        help="after the choice, every other candidate's reporting figures too (first seed)",
+    )  # fmt: skip
     args = parser.parse_args()
     if not EMOJI.exists() or not MNIST.exists():
         print(f"{SHARED}: emoji-google-64 / mnist-t10k not found, skipped")
@@ -392,22 +452,11 @@ def main() -> None:
             REGION_BOXES = embedders.REGION_BOXES = embedders.REGION_BOXES[:18]
             crops(work, emoji_report, DescriptorConfig(), n_crops)
             return
-        mnist_tune, mnist_report = split_by_label(*load_mnist(work / "mnist-png"))
-        tuning = {"emoji": emoji_tune, "MNIST": mnist_tune}
-        for name, (paths, labels) in tuning.items():
-            print(f"{name} tuning half: {len(paths):,} images, {len(set(labels))} labels")
-        sets = {n: (h, baselines(*h)) for n, h in tuning.items()}
-        for name, (_, base) in sets.items():
-            print(f"{name} tuning half baselines: "
-                  + ", ".join(f"{k} {v:.4f}" for k, v in base.items()))  # fmt: skip
-        chosen = tune(sets)
-        if chosen.power != WHITEN_POWER:
-            print(f"note: the stored spaces whiten with power {WHITEN_POWER}, not {chosen.power}")
+        chosen = choose_and_report(args.seeds[0], work, args.all_candidates, args.tune_only)
+        for seed in args.seeds[1:]:
+            choose_and_report(seed, work, False, args.tune_only)
         if args.tune_only:
             return
-        print("\n## reporting halves (measured once, with the setting chosen above)")
-        report("emoji", emoji_report, chosen, baselines(*emoji_report))
-        report("MNIST", mnist_report, chosen, baselines(*mnist_report))
         emoji_cache = crops(work, emoji_report, chosen.config, n_crops)
         print("\n## speed")
         extraction_speed(emoji_tune[0] + emoji_report[0], chosen.config)

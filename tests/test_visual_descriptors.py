@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
+import json
 import struct
 import threading
 from pathlib import Path
@@ -19,8 +22,18 @@ from workbench.engine.visual import (
     DescriptorConfig,
     ImageDecodeError,
     load_rgb,
+    open_space,
+    update_builtin,
 )
-from workbench.engine.visual.descriptors import REGION_BOXES
+from workbench.engine.visual.descriptors import (
+    REGION_BOXES,
+    describe_boxes,
+    integral_features,
+    region_config_for,
+    region_pixel_boxes,
+    same_features,
+)
+from workbench.engine.visual.foreground import foreground_mask
 
 
 def _scene(seed: int, size: tuple[int, int] = (80, 60)) -> Image.Image:
@@ -210,3 +223,89 @@ def test_jpeg_draft_and_exif_orientation(tmp_path: Path, embedder: BuiltinEmbedd
     crop_a = embedder.embed_crop(png, (400, 300, 400, 300))
     crop_b = embedder.embed_crop(rotated, (400, 300, 400, 300))
     assert float(crop_a @ crop_b) > 0.95
+
+
+def _object_on(background: tuple[int, int, int]) -> np.ndarray:
+    """A red disc with a blue bar on a plain 64x64 background."""
+    arr = np.zeros((64, 64, 3), dtype=np.uint8)
+    arr[:] = background
+    yy, xx = np.mgrid[:64, :64]
+    arr[(yy - 32) ** 2 + (xx - 32) ** 2 < 14**2] = (220, 30, 30)
+    arr[28:36, 20:44] = (30, 30, 220)
+    return arr
+
+
+def _whole(rgb: np.ndarray, cfg: DescriptorConfig) -> np.ndarray:
+    feat = integral_features(rgb, cfg)
+    return describe_boxes(feat, np.array([[0.0, 0.0, rgb.shape[1], rgb.shape[0]]]), cfg)[0]
+
+
+def test_fine_colour_block_counts_the_object_not_its_background() -> None:
+    fine = DescriptorConfig(colour_grids=(), rgb_bins=8, w_gradient=0.0, w_tiny=0.0)
+    assert fine.dim == 512 + fine.orientations * sum(g * g for g in fine.hog_grids) + 64 + 32
+    on_white, on_black = _object_on((255, 255, 255)), _object_on((0, 0, 0))
+    a, b = _whole(on_white, fine), _whole(on_black, fine)
+    np.testing.assert_allclose([np.linalg.norm(a), np.linalg.norm(b)], 1.0, atol=1e-5)
+    # Only the fine colour block has weight: the same object on another plain background
+    # describes the same, while counting every pixel makes them differ.
+    assert float(a @ b) > 0.99
+    whole = dataclasses.replace(fine, rgb_foreground=False)
+    assert float(_whole(on_white, whole) @ _whole(on_black, whole)) < 0.8
+    # The block is the Hellinger-mapped histogram of the foreground's RGB bins.
+    mask = foreground_mask(on_white)
+    assert mask is not None
+    codes = (on_white.astype(np.int64) * 8 // 256) @ np.array([64, 8, 1])
+    hist = np.bincount(codes.ravel(), weights=mask.ravel(), minlength=512)
+    expected = np.sqrt(hist / hist.sum())
+    np.testing.assert_allclose(a[:512], expected / np.linalg.norm(expected), atol=1e-5)
+
+
+def test_region_layout_reads_the_fine_colour_table() -> None:
+    fine = DescriptorConfig(colour_grids=(), rgb_bins=8)
+    region = region_config_for(fine)
+    assert region.rgb_bins == 0 and same_features(fine, region)
+    rgb = np.asarray(_scene(4, (64, 48)))
+    boxes = region_pixel_boxes(64, 48)
+    from_fine = describe_boxes(integral_features(rgb, fine), boxes, region)
+    from_region = describe_boxes(integral_features(rgb, region), boxes, region)
+    np.testing.assert_allclose(from_fine, from_region, atol=1e-6)
+    # A table without the fine colour channels cannot serve the layout that needs them.
+    with pytest.raises(ValueError, match="channels"):
+        describe_boxes(integral_features(rgb, region), boxes[:1], fine)
+    # A box smaller than a pixel still reads one pixel.
+    tiny_box = describe_boxes(integral_features(rgb, fine), np.array([[3.2, 3.2, 3.4, 3.4]]), fine)
+    assert np.isfinite(tiny_box).all()
+
+
+def test_a_space_built_by_the_previous_descriptor_is_refused_then_rebuilt(
+    tmp_path: Path,
+) -> None:
+    items = []
+    for i in range(4):
+        p = tmp_path / f"{i}.png"
+        _scene(i).save(p)
+        items.append((str(i), p))
+    cache = tmp_path / "cache"
+    update_builtin(cache, items)
+    meta_path = next(cache.rglob("meta.json"))
+    meta = json.loads(meta_path.read_text())
+    # What the previous code wrote: no fine colour fields, and versions hashed without them.
+    old_fields = ("rgb_bins", "rgb_foreground", "w_rgb")
+    old = {k: v for k, v in DescriptorConfig().to_json().items() if k not in old_fields}
+    old["colour_grids"] = [1, 2]
+    old_region = {k: v for k, v in meta["region_descriptor"].items() if k not in old_fields}
+
+    def old_version(fields: dict[str, object]) -> str:
+        blob = json.dumps({"algo": 1, **fields}, sort_keys=True).encode()
+        return hashlib.sha1(blob).hexdigest()[:10]
+
+    boxes = hashlib.sha1(repr(REGION_BOXES).encode()).hexdigest()[:6]
+    meta["descriptor"], meta["region_descriptor"] = old, old_region
+    meta["version"] = f"builtin-3-{old_version(old)}{old_version(old_region)}-{boxes}"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(WorkbenchError, match="another descriptor version") as err:
+        open_space(cache)
+    assert "\n" not in str(err.value)
+    report = update_builtin(cache, items)
+    assert report.extracted == 4 and report.reused == 0
+    assert open_space(cache).version == BuiltinEmbedder().version

@@ -7,10 +7,15 @@ Crow, SIGGRAPH 1984). Any box of the image is then described in O(cells x channe
 the integral image over a spatial grid inside the box, so the whole image and 34 regions per
 image (for crop search) cost little more than the whole image alone.
 
-Blocks of the descriptor for a box:
+Blocks of the descriptor for a box (the whole-image default: fine colour, gradient, tiny image;
+regions and crops: Lab colour, gradient, tiny image):
 
 * colour: Lab histograms on the whole box and a 2x2 grid, Hellinger (square-root) mapped;
-* gradient: orientation histograms on 2x2 and 4x4 grids, square-rooted, L2-normalised and
+* fine colour: one joint RGB histogram (8x8x8) of the whole box, Hellinger mapped,
+  each pixel counted by how far it is from the image's plain background colour (the
+  border-colour foreground mask of :mod:`workbench.engine.visual.foreground`), so a large white
+  or black background does not dominate the colours of the object on it;
+* gradient: orientation histograms on 2x2, 4x4 and 6x6 grids, square-rooted, L2-normalised and
   clipped (as in SIFT, Lowe, IJCV 2004);
 * tiny image: mean lightness on an 8x8 grid and mean a/b on a 4x4 grid, zero-mean and
   contrast-normalised.
@@ -32,6 +37,8 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+
+from workbench.engine.visual import foreground
 
 __all__ = [
     "REGION_BOXES",
@@ -64,12 +71,17 @@ REGION_BOXES: tuple[tuple[float, float, float, float], ...] = (
 @dataclass(frozen=True)
 class DescriptorConfig:
     """Parameters of the built-in descriptor; any change gives a new :attr:`version`. The
-    defaults were chosen on the tuning halves of the development sets only (bench/visual.md)."""
+    defaults were chosen on the tuning halves of the development sets only (bench/visual.md).
+
+    ``colour_grids`` are the grids of the Lab colour block (empty: no Lab block; the Lab bins
+    are still summed for the region layout), ``rgb_bins`` the bins per channel of the fine
+    colour block (0: none), ``rgb_foreground`` whether it counts pixels by the foreground mask;
+    ``w_*`` are the blocks' weights (shares of the squared norm)."""
 
     area: int = 64 * 64
     lab_bins: tuple[int, int, int] = (4, 5, 5)
     ab_range: float = 50.0
-    colour_grids: tuple[int, ...] = (1, 2)
+    colour_grids: tuple[int, ...] = ()
     orientations: int = 9
     signed: bool = False
     hog_grids: tuple[int, ...] = (2, 4, 6)
@@ -79,6 +91,9 @@ class DescriptorConfig:
     w_colour: float = 1.0
     w_gradient: float = 5.0
     w_tiny: float = 0.5
+    rgb_bins: int = 8
+    rgb_foreground: bool = True
+    w_rgb: float = 1.0
 
     @property
     def n_colour(self) -> int:
@@ -86,15 +101,16 @@ class DescriptorConfig:
 
     @property
     def channels(self) -> int:
-        """Channels of the integral image: colour bins, orientation bins, L, a, b."""
-        return self.n_colour + self.orientations + 3
+        """Channels of the feature table: colour bins, orientation bins, L, a, b (summed), then
+        with ``rgb_bins`` each pixel's RGB bin and weight (not summed)."""
+        return self.n_colour + self.orientations + 3 + (2 if self.rgb_bins else 0)
 
     @property
     def dim(self) -> int:
         colour = self.n_colour * sum(g * g for g in self.colour_grids)
         gradient = self.orientations * sum(g * g for g in self.hog_grids)
         tiny = self.tiny_grid**2 + 2 * self.tiny_colour_grid**2
-        return colour + gradient + tiny
+        return colour + self.rgb_bins**3 + gradient + tiny
 
     def to_json(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -110,7 +126,18 @@ class DescriptorConfig:
 
     @property
     def version(self) -> str:
-        blob = json.dumps({"algo": 1, **self.to_json()}, sort_keys=True).encode()
+        fields = self.to_json()
+        if self.rgb_bins and self.rgb_foreground:
+            # The foreground mask's thresholds are part of the descriptor.
+            fields["foreground"] = [
+                foreground.BORDER,
+                foreground.UNIFORM_SHARE,
+                foreground.NEAR,
+                foreground.FAR,
+                foreground.MIN_FOREGROUND,
+                foreground.MAX_FOREGROUND,
+            ]
+        blob = json.dumps({"algo": 1, **fields}, sort_keys=True).encode()
         return "builtin-1-" + hashlib.sha1(blob).hexdigest()[:10]
 
 
@@ -152,10 +179,13 @@ def _integral_kernel(
     n_orient: int,
     signed: bool,
     weight: np.ndarray,
+    rgb_bins: int,
+    rgb_weight: np.ndarray,
 ) -> np.ndarray:
     h, w = rgb.shape[0], rgb.shape[1]
     n_col = n_l * n_a * n_b
     n_ch = n_col + n_orient + 3
+    n_table = n_ch + (2 if rgb_bins > 0 else 0)
     lab = np.empty((h, w, 3), dtype=np.float64)
     for y in range(h):
         for x in range(w):
@@ -173,7 +203,7 @@ def _integral_kernel(
             lab[y, x, 1] = 500.0 * (fx - fy)
             lab[y, x, 2] = 200.0 * (fy - fz)
     # float32 halves the memory traffic; sums stay far inside float32's exact range here.
-    feat = np.empty((h + 1, w + 1, n_ch), dtype=np.float32)
+    feat = np.empty((h + 1, w + 1, n_table), dtype=np.float32)
     feat[0, :, :] = 0.0
     feat[:, 0, :] = 0.0
     px = np.zeros(n_ch, dtype=np.float32)
@@ -236,6 +266,13 @@ def _integral_kernel(
                 run[c] += px[c] * wt
                 out[c] = run[c] + above[c]
                 px[c] = 0.0
+            if rgb_bins > 0:
+                # Per-pixel (not summed): the joint RGB bin and the pixel's weight in it.
+                q0 = (int(rgb[y, x, 0]) * rgb_bins) // 256
+                q1 = (int(rgb[y, x, 1]) * rgb_bins) // 256
+                q2 = (int(rgb[y, x, 2]) * rgb_bins) // 256
+                out[n_ch] = (q0 * rgb_bins + q1) * rgb_bins + q2
+                out[n_ch + 1] = wt * rgb_weight[y, x]
     return feat
 
 
@@ -243,10 +280,17 @@ def integral_features(
     rgb: np.ndarray, cfg: DescriptorConfig, weight: np.ndarray | None = None
 ) -> np.ndarray:
     """Summed-area table [h+1, w+1, channels] of the per-pixel features of an RGB uint8 image,
-    each pixel counted with ``weight`` [h, w] (default 1)."""
+    each pixel counted with ``weight`` [h, w] (default 1). With ``cfg.rgb_bins`` two more
+    channels hold each pixel's joint RGB bin and its weight for the fine colour block (the
+    pixel's ``weight`` times its foreground mask value when ``cfg.rgb_foreground``)."""
     n_l, n_a, n_b = cfg.lab_bins
     if weight is None:
         weight = np.ones(rgb.shape[:2], dtype=np.float32)
+    rgb_weight = None
+    if cfg.rgb_bins and cfg.rgb_foreground:
+        rgb_weight = foreground.foreground_mask(np.asarray(rgb, dtype=np.uint8))
+    if rgb_weight is None:
+        rgb_weight = np.ones(rgb.shape[:2], dtype=np.float32)
     return _integral_kernel(
         np.ascontiguousarray(rgb, dtype=np.uint8),
         _LINEAR_LUT,
@@ -257,6 +301,8 @@ def integral_features(
         cfg.orientations,
         cfg.signed,
         np.ascontiguousarray(weight, dtype=np.float32),
+        cfg.rgb_bins,
+        np.ascontiguousarray(rgb_weight, dtype=np.float32),
     )
 
 
@@ -345,6 +391,32 @@ def _colour_block(feat: np.ndarray, box: np.ndarray, n_col: int, grids: np.ndarr
 
 
 @numba.njit(cache=True, nogil=True)
+def _fine_colour_block(feat: np.ndarray, box: np.ndarray, c0: int, n_bins: int,
+                       vec: np.ndarray) -> int:  # fmt: skip
+    """Hellinger-mapped joint RGB histogram of the pixels whose centres lie in ``box``, each
+    counted with its weight (channel c0 + 1) in its bin (channel c0); returns the length."""
+    h = feat.shape[0] - 1
+    w = feat.shape[1] - 1
+    xa = min(max(int(np.ceil(box[0] - 0.5)), 0), w - 1)
+    ya = min(max(int(np.ceil(box[1] - 0.5)), 0), h - 1)
+    xb = min(max(int(np.ceil(box[2] - 0.5)), xa + 1), w)
+    yb = min(max(int(np.ceil(box[3] - 0.5)), ya + 1), h)
+    for i in range(n_bins):
+        vec[i] = 0.0
+    total = 0.0
+    for y in range(ya, yb):
+        for x in range(xa, xb):
+            wt = feat[y + 1, x + 1, c0 + 1]
+            vec[int(feat[y + 1, x + 1, c0])] += wt
+            total += wt
+    if total > 0.0:
+        for i in range(n_bins):
+            vec[i] = np.sqrt(vec[i] / total)
+    _normalise(vec[0:n_bins])
+    return n_bins
+
+
+@numba.njit(cache=True, nogil=True)
 def _gradient_block(feat: np.ndarray, box: np.ndarray, c0: int, n_orient: int,
                     grids: np.ndarray, clip: float, vec: np.ndarray, cell: np.ndarray,
                     tmp: np.ndarray) -> int:  # fmt: skip
@@ -408,21 +480,29 @@ def _describe_kernel(
     w_colour: float,
     w_grad: float,
     w_tiny: float,
+    rgb_bins: int,
+    w_rgb: float,
     out: np.ndarray,
 ) -> None:
-    """Each box's descriptor into ``out``: the three blocks, weighted, unit norm overall."""
+    """Each box's descriptor into ``out``: the blocks, weighted, unit norm overall."""
     tmp = np.empty(feat.shape[2], dtype=np.float64)
     cell = np.empty(feat.shape[2], dtype=np.float64)
+    n_fine = rgb_bins * rgb_bins * rgb_bins
     for bi in range(boxes.shape[0]):
         box = boxes[bi]
         vec = out[bi]
-        a = _colour_block(feat, box, n_col, colour_grids, vec, cell, tmp)
+        a0 = _colour_block(feat, box, n_col, colour_grids, vec, cell, tmp)
+        a = a0
+        if n_fine > 0:
+            a += _fine_colour_block(feat, box, n_col + n_orient + 3, n_fine, vec[a0:])
         b = a + _gradient_block(feat, box, n_col, n_orient, hog_grids, hog_clip, vec[a:], cell,
                                 tmp)  # fmt: skip
         c = b + _tiny_block(feat, box, n_col + n_orient, tiny_grid, tiny_colour_grid, vec[b:],
                             cell, tmp)  # fmt: skip
-        for i in range(a):
+        for i in range(a0):
             vec[i] *= w_colour
+        for i in range(a0, a):
+            vec[i] *= w_rgb
         for i in range(a, b):
             vec[i] *= w_grad
         for i in range(b, c):
@@ -430,17 +510,30 @@ def _describe_kernel(
         _normalise(vec[0:c])
 
 
-def _weights(cfg: DescriptorConfig) -> tuple[float, float, float]:
-    raw = np.array([cfg.w_colour, cfg.w_gradient, cfg.w_tiny], dtype=np.float64)
+def _weights(cfg: DescriptorConfig) -> tuple[float, float, float, float]:
+    """Square roots of the block weights' shares (colour, gradient, tiny, fine colour); a block
+    that is absent from the layout takes no share."""
+    raw = np.array(
+        [
+            cfg.w_colour if cfg.colour_grids else 0.0,
+            cfg.w_gradient if cfg.hog_grids else 0.0,
+            cfg.w_tiny,
+            cfg.w_rgb if cfg.rgb_bins else 0.0,
+        ],
+        dtype=np.float64,
+    )
     raw = np.sqrt(np.maximum(raw, 0.0) / max(raw.sum(), 1e-12))
-    return float(raw[0]), float(raw[1]), float(raw[2])
+    return float(raw[0]), float(raw[1]), float(raw[2]), float(raw[3])
 
 
 def describe_boxes(feat: np.ndarray, boxes: np.ndarray, cfg: DescriptorConfig) -> np.ndarray:
     """Descriptors [len(boxes), dim] (float32, unit norm) of pixel boxes (x0, y0, x1, y1)."""
     boxes = np.ascontiguousarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if feat.shape[2] < cfg.channels:
+        raise ValueError(f"the feature table has {feat.shape[2]} channels, the layout needs "
+                         f"{cfg.channels}")  # fmt: skip
     out = np.zeros((boxes.shape[0], cfg.dim), dtype=np.float64)
-    wc, wg, wt = _weights(cfg)
+    wc, wg, wt, wr = _weights(cfg)
     _describe_kernel(
         feat,
         boxes,
@@ -454,6 +547,8 @@ def describe_boxes(feat: np.ndarray, boxes: np.ndarray, cfg: DescriptorConfig) -
         wc,
         wg,
         wt,
+        cfg.rgb_bins,
+        wr,
         out,
     )
     return out.astype(np.float32)
@@ -476,9 +571,13 @@ def describe_array(rgb: np.ndarray, cfg: DescriptorConfig) -> np.ndarray:
 
 
 def region_config_for(cfg: DescriptorConfig) -> DescriptorConfig:
-    """The coarser layout used for regions and crops, on the same per-pixel features."""
+    """The coarser layout used for regions and crops, on the same per-pixel features (without
+    the fine colour block: regions are compared with crops whose background is weighted
+    separately, see :mod:`workbench.engine.visual.foreground`)."""
     return dataclasses.replace(
         cfg,
+        rgb_bins=0,
+        colour_grids=(1, 2),
         hog_grids=(1, 2),
         tiny_grid=4,
         tiny_colour_grid=2,
@@ -489,6 +588,7 @@ def region_config_for(cfg: DescriptorConfig) -> DescriptorConfig:
 
 
 def same_features(a: DescriptorConfig, b: DescriptorConfig) -> bool:
-    """Whether two configs pool the same integral image (so one extraction serves both)."""
+    """Whether two configs pool the same summed per-pixel features (so one extraction serves
+    both; the table of the config with ``rgb_bins`` also serves one without)."""
     keys = ("area", "lab_bins", "ab_range", "orientations", "signed")
     return all(getattr(a, k) == getattr(b, k) for k in keys)
