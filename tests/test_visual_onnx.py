@@ -180,3 +180,22 @@ def test_progress_and_cancel(shapes: Store, tmp_path: Path) -> None:
             Reporter(is_cancelled=lambda: True),
         )
     assert visual.embeddings(shapes, "shapes") == ["c"]
+
+
+def test_a_model_changed_since_indexing_is_refused_for_new_queries(
+    shapes: Store, tmp_path: Path
+) -> None:
+    model = mean_colour_model(tmp_path / "m.onnx")
+    visual.index(shapes, visual.IndexRequest("shapes", "colour", str(model)))
+    probe = tmp_path / "probe.png"
+    Image.new("RGB", (20, 20), (40, 190, 70)).save(probe)
+    query = visual.SearchRequest("shapes", image=str(probe), k=2, embedding="colour")
+    assert len(visual.search(shapes, query).results) == 2
+    changed = onnx.load(model)
+    changed.doc_string = "another model at the same path"
+    onnx.save(changed, model)
+    with pytest.raises(WorkbenchError, match="changed since its images were indexed"):
+        visual.search(shapes, query)
+    # a pin query needs no model: the stored vectors still answer it
+    by_pin = visual.SearchRequest("shapes", pin="red0", k=2, embedding="colour")
+    assert len(visual.search(shapes, by_pin).results) == 2

@@ -83,9 +83,12 @@ def _fake_torch(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, dict[str, type]]:
 
 
 def write_pth(path: Path, tensors: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch,
-              transpose: frozenset[str] = frozenset()) -> Path:  # fmt: skip
+              transpose: frozenset[str] = frozenset(),
+              views: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] | None = None,
+              ) -> Path:  # fmt: skip
     """A legacy (pre-zip) torch state dict file; names in ``transpose`` are stored as the
-    transposed view of a contiguous storage (a non-trivial stride)."""
+    transposed view of a contiguous storage (a non-trivial stride); ``views`` declares other
+    shapes and strides than the data's (a damaged or hostile file)."""
     rebuild, kinds = _fake_torch(monkeypatch)
     objs: OrderedDict[str, _Tensor] = OrderedDict()
     data: list[tuple[str, np.ndarray]] = []
@@ -97,7 +100,10 @@ def write_pth(path: Path, tensors: dict[str, np.ndarray], monkeypatch: pytest.Mo
             strides = tuple(s // flat.itemsize for s in flat.strides)[::-1]
         else:
             strides = tuple(s // flat.itemsize for s in flat.strides)
-        objs[name] = _Tensor(rebuild, st, 0, tuple(arr.shape), strides)
+        shape = tuple(arr.shape)
+        if views and name in views:
+            shape, strides = views[name]
+        objs[name] = _Tensor(rebuild, st, 0, shape, strides)
         data.append((str(i), flat))
 
     class Pickler(pickle.Pickler):
@@ -185,6 +191,11 @@ def test_reader_refuses_wrong_or_damaged_files(
         read_state_dict(cut)
     with pytest.raises(WeightsError, match="cannot read"):
         read_state_dict(tmp_path / "missing.pth")
+    for shape, stride in (((8,), (1,)), ((10**12,), (0,))):  # past the data; a memory bomb
+        bad = write_pth(tmp_path / "bad.pth", {"w": np.ones(4, np.float32)}, monkeypatch,
+                        views={"w": (shape, stride)})  # fmt: skip
+        with pytest.raises(WeightsError, match="'w' reaches past its storage"):
+            read_state_dict(bad)
 
 
 # -- the graph against a numpy forward pass ---------------------------------------------------

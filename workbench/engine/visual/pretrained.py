@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import pickle
 import struct
@@ -165,7 +166,9 @@ def _read(f: BinaryIO, file_size: int) -> OrderedDict[str, np.ndarray]:
     ):
         raise ValueError("not a state dict (names to tensors)")
     keys, _ = _load(f)
-    if not isinstance(keys, list) or sorted(map(str, keys)) != sorted(u.storages):
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ValueError("no list of storages after the tensors")
+    if sorted(keys) != sorted(u.storages):
         raise ValueError("the storage list does not match the tensors")
     data: dict[str, np.ndarray] = {}
     for key in keys:
@@ -180,11 +183,11 @@ def _read(f: BinaryIO, file_size: int) -> OrderedDict[str, np.ndarray]:
         if t.key not in data:
             raise ValueError(f"tensor {name!r} names an unknown storage")
         store = data[t.key]
-        last = t.offset + sum((n - 1) * s for n, s in zip(t.shape, t.stride, strict=True))
-        if any(n == 0 for n in t.shape):
+        if math.prod(t.shape) == 0:
             out[name] = np.zeros(t.shape, dtype=store.dtype)
             continue
-        if last >= store.size:
+        last = t.offset + sum((n - 1) * s for n, s in zip(t.shape, t.stride, strict=True))
+        if last >= store.size or math.prod(t.shape) > store.size:
             raise ValueError(f"tensor {name!r} reaches past its storage")
         view = np.lib.stride_tricks.as_strided(
             store[t.offset :], shape=t.shape, strides=[s * store.itemsize for s in t.stride]
