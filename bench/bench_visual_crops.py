@@ -38,6 +38,7 @@ import bench_visual as bv
 
 from workbench.engine.visual import BuiltinEmbedder, open_space, search_crop
 from workbench.engine.visual import search as visual_search
+from workbench.engine.visual.objects import best_scores
 from workbench.engine.visual.search import VisualSpace
 from workbench.engine.visual.storage import space_dir, update_builtin
 
@@ -169,6 +170,28 @@ def measure(space: VisualSpace, queries: list[Query], m: Method) -> tuple[float,
     return float(np.mean([h for h, _ in res])), 1000 * statistics.median(t for _, t in res)
 
 
+def object_scan(space: VisualSpace) -> None:
+    """Time of the exact object scan at OBJECT_SCAN_MAX pins (this space's proposals tiled)."""
+    assert space.objects is not None and space.object_offsets is not None
+    found = np.asarray(space.objects)
+    counts = np.diff(space.object_offsets)
+    reps = max(1, visual_search.OBJECT_SCAN_MAX // space.count)
+    offsets = np.zeros(reps * space.count + 1, np.int64)
+    offsets[1:] = np.cumsum(np.tile(counts, reps))
+    stored = np.tile(found, (reps, 1))
+    rows = np.arange(reps * space.count)
+    query = found[0].astype(np.float32) / 127.0
+    best_scores(stored, offsets, rows[:8], query)
+    times = []
+    for _ in range(10):
+        t0 = time.perf_counter()
+        best_scores(stored, offsets, rows, query)
+        times.append(time.perf_counter() - t0)
+    print(f"object scan over {rows.size:,} pins ({stored.shape[0]:,} proposals, "
+          f"{stored.nbytes / 1e6:.0f} MB): median {1000 * statistics.median(times):.1f} ms "
+          f"({load()})")  # fmt: skip
+
+
 def extraction(paths: list[Path]) -> None:
     """Images/s of today's extraction (whole + regions) and with object signatures, 2 threads."""
     emb = BuiltinEmbedder(workers=2)
@@ -191,11 +214,18 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--work", type=Path, default=None, help="scratch dir (default: temp)")
+    parser.add_argument(
+        "--rerank", action="store_true",
+        help="the large-collection path: re-rank the pins of the best regions only",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.rerank:
+        visual_search.OBJECT_SCAN_MAX = 0
     if not bv.EMOJI.exists():
         print(f"{bv.EMOJI}: not found, skipped")
         return
-    print(f"cpus: {os.cpu_count()}, {load()}; half {args.half}, scene seed {args.scene_seed}")
+    print(f"cpus: {os.cpu_count()}, {load()}; half {args.half}, scene seed {args.scene_seed}"
+          + ("; re-ranking the best regions' pins only" if args.rerank else ""))  # fmt: skip
     tuning, reporting = bv.split_by_label(*bv.load_emoji())
     paths = (tuning if args.half == "tuning" else reporting)[0]
     chosen = Method(
@@ -231,6 +261,7 @@ def main() -> None:
                 mark = "" if goal is None else (" ok" if rate >= goal else " MISS")
                 parts.append(f"{kind} {rate:.3f}{mark} ({ms:.1f} ms)")
             print(f"{m.name:36s} " + "  ".join(parts) + f"  ({load()})", flush=True)
+        object_scan(space)
         extraction(paths)
 
 

@@ -27,6 +27,7 @@ from workbench.engine.visual import (
     search_pin,
     update_builtin,
 )
+from workbench.engine.visual import search as visual_search
 from workbench.engine.visual.index import exact_search, load_index, save_index
 
 SCENE_W, SCENE_H = 128, 96
@@ -284,7 +285,9 @@ def _cut_out(seed: int) -> Image.Image:
     return im
 
 
-def test_a_transparent_object_finds_the_scenes_containing_it(tmp_path: Path) -> None:
+def test_a_transparent_object_finds_the_scenes_containing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The object file (shown on white) against scenes where it sits on gradient + noise."""
     rng = np.random.default_rng(7)
     t = np.linspace(0.0, 1.0, SCENE_W)[None, :, None]
@@ -309,6 +312,12 @@ def test_a_transparent_object_finds_the_scenes_containing_it(tmp_path: Path) -> 
         for sid, p in holder.items()
     ]
     assert sum(hits) >= 14 and sum(hits) >= sum(regions_only)
+    # A large collection re-ranks the pins of the best regions only (here 9 pins' worth).
+    monkeypatch.setattr(visual_search, "OBJECT_SCAN_MAX", 0)
+    monkeypatch.setattr(visual_search, "RERANK_REGIONS", 0)
+    reranked = [search_crop(space, None, path=p, k=1).ids == [sid] for sid, p in holder.items()]
+    assert sum(reranked) >= 14
+    monkeypatch.undo()
     # Filters and exclusion hold on the fused ranking too.
     res = search_crop(space, None, path=holder["s3"], k=5, allowed={"s1", "s3", "s5"})
     assert set(res.ids) <= {"s1", "s3", "s5"} and res.ids[0] == "s3"

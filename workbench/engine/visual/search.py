@@ -54,8 +54,9 @@ OBJECT_WEIGHT = 4.0
 """Weight of the object score in a crop query's ranking, chosen on scenes made of the tuning
 half's emoji only (bench/bench_visual_crops.py --grid: the best object-file figure with neither
 ordinary crops nor boxes in scenes below the regions-only method)."""
-OBJECT_SCAN_MAX = 20_000
-"""Up to this many pins a crop query with an object scores every pin's proposals; above, only
+OBJECT_SCAN_MAX = 5_000
+"""Up to this many pins a crop query with an object scores every pin's proposals (about 30
+proposals of 160 bytes per image; 5,000 pins scan in ~10-20 ms on a loaded machine); above, only
 the pins of its :data:`RERANK_REGIONS` best regions."""
 RERANK_REGIONS = 4096
 
