@@ -389,10 +389,16 @@ def test_preset_is_deterministic_and_built_once(pins: Store) -> None:
     stamp = model.stat().st_mtime_ns
     assert _cli(pins, *args, "--embedding", "second").exit_code == 0
     assert _models(pins) == [model] and model.stat().st_mtime_ns == stamp  # reused
+    stale = model.with_name("efficientnet-lite0-g0-1-0.onnx")  # an older graph's file
+    stale.write_bytes(b"old")
+    model.unlink()  # as if the cache had been cleared: built again, the stale file goes
+    assert _cli(pins, *args, "--embedding", "third").exit_code == 0
+    assert _models(pins) == [model]
     cache = dataset_version(pins, "few").cache_dir
-    a, b = open_space(cache, "first"), open_space(cache, "second")
-    assert list(a.ids) == list(b.ids)
+    a, b, c = (open_space(cache, n) for n in ("first", "second", "third"))
+    assert list(a.ids) == list(b.ids) == list(c.ids)
     np.testing.assert_array_equal(np.asarray(a.vectors), np.asarray(b.vectors))
+    np.testing.assert_array_equal(np.asarray(a.vectors), np.asarray(c.vectors))  # rebuilt
 
 
 def test_preset_defaults_are_overridden_by_the_user(pins: Store) -> None:

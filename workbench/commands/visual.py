@@ -65,7 +65,9 @@ def visual() -> None:
 @click.option("--std", default=None, metavar="R,G,B",
               help="Per-channel std of 0..1 pixels [default: the preset's, "
                    "else ImageNet's].")  # fmt: skip
-@click.option("--output", default=None, help="Model output to use [default: the first float one].")
+@click.option("--output", default=None,
+              help="Model output to use [default: the preset's, "
+                   "else the first float one].")  # fmt: skip
 @db_option
 @json_option
 def index_cmd(dataset: str, embedding: str, model: str | None, input_size: int | None,

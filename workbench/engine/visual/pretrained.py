@@ -384,7 +384,7 @@ def _fingerprint(path: Path) -> str:
 def preset_model(name: str, cache_dir: str | os.PathLike[str]) -> Path:
     """The ONNX file of preset ``name`` in ``cache_dir``: built from the installed weights the
     first time (written atomically, keyed by the graph version and the weights file's size and
-    hash), then reused."""
+    hash; files of older keys are removed), then reused."""
     preset = PRESETS.get(name)
     if preset is None:
         raise PresetError(f"unknown model preset {name!r} (presets: {', '.join(PRESETS)})")
@@ -407,4 +407,8 @@ def preset_model(name: str, cache_dir: str | os.PathLike[str]) -> Path:
     # another process may have built it meanwhile: the same weights give the same bytes
     with contextlib.suppress(OutputExistsError):
         atomic_write(target, lambda tmp: tmp.write_bytes(data))
+    for old in target.parent.glob(f"{name}-*.onnx"):  # older graphs or weights: never used again
+        if old != target:
+            with contextlib.suppress(OSError):
+                old.unlink()
     return target
