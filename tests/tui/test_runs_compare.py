@@ -1,5 +1,6 @@
 """Runs and Compare screens: rename, export (with the toast naming the file), delete, compare
-marked runs, and bad input in the compare form."""
+marked runs, bad input in the compare form, explain from the aligned table, the runs field kept
+per dataset."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from pathlib import Path
 from textual.widgets import Input, Label
 
 from tests.tui.conftest import settle, wait_until
+from workbench.engine.ingest import load_dataset
 from workbench.engine.runs import get_run, list_runs
 from workbench.engine.store import Store
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.export_dialog import ExportDialog
+from workbench.tui.widgets.explain_panel import ExplainPanel
 from workbench.tui.widgets.rows_table import RowsTable
 
 MakeApp = Callable[[Store], WorkbenchApp]
@@ -69,6 +72,43 @@ async def test_compare_marked_runs(runs_store: Store, make_app: MakeApp) -> None
         assert rows["p02"][4].plain == "1 ▲1"  # rank 2 in run 1, rank 1 in run 2
         assert rows["p03"][4].plain == "— out"
         assert rows["p06"][4].plain == "3 new"
+
+        assert aligned.has_focus and aligned.cursor_pin == "p01"
+        await pilot.press("e")  # why p01 is where it is in the baseline run
+        await settle(pilot)
+        panel = screen.query_one(ExplainPanel)
+        assert (panel.run_id, panel.pin) == (1, "p01")
+
+
+async def test_compare_runs_belong_to_a_dataset(
+    runs_store: Store, mini_dir: Path, make_app: MakeApp
+) -> None:
+    load_dataset(runs_store, [mini_dir], "other")
+    app = make_app(runs_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.dataset = "mini"
+        await pilot.press("5")
+        await settle(pilot)
+        screen = app.screen
+        box = screen.query_one("#compare-runs", Input)
+        box.value = "1 2"
+        await pilot.press("enter")
+        await settle(pilot)
+        aligned = screen.query_one("#compare-table", RowsTable)
+        assert aligned.row_count > 0
+
+        app.dataset = "other"  # nothing of mini's comparison comes along
+        await settle(pilot)
+        assert box.value == "" and aligned.row_count == 0 and screen.result is None
+        box.value = "7 8"
+        await settle(pilot)
+        app.dataset = "mini"
+        await settle(pilot)
+        assert box.value == "1 2"
+        app.dataset = "other"
+        await settle(pilot)
+        assert box.value == "7 8"
 
 
 async def test_compare_bad_input(runs_store: Store, make_app: MakeApp) -> None:

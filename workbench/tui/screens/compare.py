@@ -1,10 +1,14 @@
 """The Compare screen: runs side by side via the compare service (as ``workbench compare``).
 
 Ranking runs: overlap, Jaccard, RBO and Kendall tau (with the shared items it used) against the
-first run, and the pins of every top-k aligned in one table with rank shifts coloured.
+first run, and the pins of every top-k aligned in one table with rank shifts coloured (its pins
+have the pin actions; ``e`` explains a pin's rank in the first run).
 Evaluation runs (refused unless they share dataset, split, split seed, protocol and negatives):
 the metric table with intervals and deltas against the first run, and paired tests with the 95%
 interval of each delta and p-values.
+
+The runs field belongs to the dataset in use: a switch brings back what was typed for that
+dataset (nothing is carried across) and clears the comparison on screen.
 """
 
 from __future__ import annotations
@@ -131,7 +135,27 @@ class CompareScreen(WorkbenchScreen):
             yield Static(id="compare-notes")
 
     def on_mount(self) -> None:
+        # The dataset first: runs sent before the screen was first shown win over the recalled.
+        self.watch(self.app, "dataset", self._dataset_in_use)
         self.watch(self.app, "compare_request", self._requested)
+
+    def _dataset_in_use(self, dataset: str | None) -> None:
+        runs = self.query_one("#compare-runs", Input)
+        with runs.prevent(Input.Changed):  # a recalled (or empty) field is not an error yet
+            runs.value = self.workbench.recall("compare.runs", "")
+        self.query_one("#compare-error", Label).update("")
+        self.result, self.titles = None, {}
+        for name, title in (("summary", "Summary"), ("table", "Aligned by pin")):
+            table = self.query_one(f"#compare-{name}", RowsTable)
+            table.run_id = None
+            table.set_columns()
+            table.border_title = title
+        self.query_one("#compare-query", Select).clear()
+        self.query_one("#compare-notes", Static).update("")
+
+    @on(Input.Changed, "#compare-runs")
+    def _remember_runs(self, event: Input.Changed) -> None:
+        self.workbench.remember("compare.runs", event.value)
 
     def _requested(self, run_ids: tuple[int, ...]) -> None:
         if run_ids:
@@ -251,6 +275,7 @@ class CompareScreen(WorkbenchScreen):
                 row[comparison.run_b] = shift
         others = [c.run_b for c in result.comparisons]
         table = self.query_one("#compare-table", RowsTable)
+        table.run_id = base  # ``e`` explains a pin's rank in the baseline run
         table.border_title = f"Top {k} of query {query}, aligned by pin"
         table.set_columns("Pin", "Title", labels[base], *(labels[o] for o in others))
         order = sorted(
@@ -310,6 +335,7 @@ class CompareScreen(WorkbenchScreen):
             ]
         )
         table = self.query_one("#compare-table", RowsTable)
+        table.run_id = None
         table.border_title = "Paired tests over boards (bold: p < 0.05)"
         table.set_columns(
             "Metric",
