@@ -23,8 +23,6 @@ from workbench.tui.widgets.rows_table import RowsTable, format_score
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
 
-TOP = 10
-
 
 def explanation_dict(explanation: Any) -> dict[str, Any]:
     """The explanation as the JSON object of ``workbench explain --json``."""
@@ -111,7 +109,7 @@ class ExplainPanel(Vertical):
         def run(ctx: JobContext) -> dict[str, Any]:
             from workbench.services.explain import ExplainRequest, explain
 
-            request = ExplainRequest(run_id, pin, TOP)
+            request = ExplainRequest(run_id, pin)  # the service's default top
             return explanation_dict(explain(store, request, ctx.reporter))
 
         def failed(error: Exception) -> None:
