@@ -19,6 +19,7 @@ What the App offers every screen:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import time
@@ -40,7 +41,7 @@ from workbench.services.datasets import DatasetInfo, Store, list_datasets
 from workbench.tui.commands import WorkbenchCommands
 from workbench.tui.config import TuiConfig, TuiState, load_config, load_state
 from workbench.tui.jobs import Job, JobContext, JobEnded
-from workbench.tui.messages import PinAction
+from workbench.tui.messages import NOTHING_TO_EXPLAIN, PinAction
 
 if TYPE_CHECKING:
     pass
@@ -78,6 +79,10 @@ SEARCH_ACTIONS = ("focus_search", "focus_filter", "focus_runs")
 """Screen actions that ``/`` runs: the screen's search or filter box."""
 
 BACK_LIMIT = 30
+WARM_IMPORTS = ("workbench.services.visual",)
+"""Modules that screens import on the UI thread when first shown and that take long to import
+(the visual service loads numba, faiss and scipy: about 1-2 s): imported in a thread once the
+first screen is drawn, so that the first show finds them loaded."""
 
 
 @dataclass
@@ -214,8 +219,20 @@ class WorkbenchApp(App[None]):
             self.notify(problem, title="Settings", severity="warning", markup=False)
         self.switch_mode("datasets")
         self.refresh_datasets()
+        self.call_after_refresh(self.warm_imports)
         if os.environ.get("WORKBENCH_TUI_EXIT_ON_READY"):
             self.call_after_refresh(self._exit_for_benchmark)
+
+    def warm_imports(self) -> None:
+        """Import :data:`WARM_IMPORTS` in a thread worker (a failure is left for the screen that
+        needs the module to report)."""
+
+        def work() -> None:
+            for name in WARM_IMPORTS:
+                with contextlib.suppress(Exception):
+                    importlib.import_module(name)
+
+        self.run_worker(work, name="warm imports", group="warm", thread=True, exit_on_error=False)
 
     def _exit_for_benchmark(self) -> None:
         """``bench/bench_tui.py``: report when the first screen is on the terminal, then quit."""
@@ -415,7 +432,7 @@ class WorkbenchApp(App[None]):
             from workbench.tui.widgets.explain_panel import ExplainPanel
 
             if message.run_id is None:
-                self.notify("this list is not a stored run: nothing to explain", markup=False)
+                self.notify(NOTHING_TO_EXPLAIN, markup=False)
                 return
             ExplainPanel.open_on(self.screen, message.run_id, message.pin)
 

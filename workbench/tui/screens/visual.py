@@ -23,24 +23,13 @@ from workbench.tui.widgets.crop_preview import THUMBNAIL, CropPreview
 from workbench.tui.widgets.path_suggester import PathSuggester
 from workbench.tui.widgets.ranked_pins import RankedPins
 
-if TYPE_CHECKING:
-    from workbench.services import visual as svc
-else:
-
-    class _VisualService:
-        """``workbench.services.visual``, imported when first used: it loads numba and faiss,
-        which the App does not pay for at start-up (a test checks it)."""
-
-        def __getattr__(self, name: str) -> object:
-            from workbench.services import visual
-
-            return getattr(visual, name)
-
-    svc = _VisualService()
-
+# ``workbench.services.visual`` loads numba, faiss and scipy: this module imports it where it is
+# used, so importing the screen stays light (a test checks it), and the App imports it in a
+# thread at start-up (``WorkbenchApp.warm_imports``), so the first show finds it loaded.
 if TYPE_CHECKING:
     from PIL import Image
 
+    from workbench.services import visual as svc
     from workbench.services.visual import Run
 
 MODES = (("Like a pin", "pin"), ("Like an image file", "file"))
@@ -59,6 +48,8 @@ def crop_problem(text: str, size: tuple[int, int] | None) -> str | None:
         return str(exc)
     if box is None or size is None:
         return None
+    from workbench.services import visual as svc
+
     try:
         svc.check_box(box, *size)
     except svc.CropError as exc:
@@ -104,6 +95,8 @@ class VisualScreen(WorkbenchScreen):
         self._search_after_index = False
 
     def compose_body(self) -> ComposeResult:
+        from workbench.services import visual as svc
+
         with Horizontal(classes="body"):
             with VerticalScroll(id="visual-form", classes="panel") as form:
                 form.border_title = "Query"
@@ -176,6 +169,8 @@ class VisualScreen(WorkbenchScreen):
             ranking.clear("No dataset in use: choose one on 1 Datasets")
             return
 
+        from workbench.services import visual as svc
+
         def run(_ctx: JobContext) -> list[str]:
             return svc.embeddings(store, dataset)
 
@@ -199,6 +194,8 @@ class VisualScreen(WorkbenchScreen):
         dataset, store = self.workbench.dataset, self.workbench.store
 
         def run(_ctx: JobContext) -> list[Run]:
+            from workbench.services import visual as svc
+
             if dataset is None:
                 return []
             return svc.fusable_runs(store, dataset, limit=WALK_RUNS)
@@ -267,6 +264,8 @@ class VisualScreen(WorkbenchScreen):
 
         def load(_ctx: JobContext) -> tuple[tuple[int, int], Image.Image]:
             from PIL import Image, ImageOps
+
+            from workbench.services import visual as svc
 
             path = svc.query_image(store, str(dataset), text) if by_pin else text
             path = os.path.expanduser(path)
@@ -365,6 +364,8 @@ class VisualScreen(WorkbenchScreen):
 
     @on(Button.Pressed, "#vis-search")
     def action_search(self) -> None:
+        from workbench.services import visual as svc
+
         error = self.query_one("#vis-error", Label)
         dataset, store = self.workbench.dataset, self.workbench.store
         by_pin, text = self.by_pin, self._query_text()
@@ -418,6 +419,8 @@ class VisualScreen(WorkbenchScreen):
                          on_error=lambda e: self._search_failed(e, embedding)))  # fmt: skip
 
     def _search_failed(self, error: WorkbenchError, embedding: str) -> None:
+        from workbench.services import visual as svc
+
         label = self.query_one("#vis-error", Label)
         if error.hint == "index" and embedding == svc.BUILTIN:  # the one this screen builds
             key = self.workbench.key_for("visual.index", "ctrl+o")
@@ -441,6 +444,8 @@ class VisualScreen(WorkbenchScreen):
             return
 
         def run(ctx: JobContext) -> svc.IndexResult:
+            from workbench.services import visual as svc
+
             return svc.index(store, svc.IndexRequest(dataset), ctx.reporter)
 
         def done(report: svc.IndexResult) -> None:
@@ -466,6 +471,8 @@ class VisualScreen(WorkbenchScreen):
 
     @on(Button.Pressed, "#vis-fuse-go")
     def action_fuse(self) -> None:
+        from workbench.services import visual as svc
+
         error = self.query_one("#vis-error", Label)
         dataset, store = self.workbench.dataset, self.workbench.store
         visual, walk = self.visual_run, self._walk_run()
@@ -520,6 +527,8 @@ class VisualScreen(WorkbenchScreen):
             return
 
         def run(_ctx: JobContext) -> list[list[str]]:
+            from workbench.services import visual as svc
+
             return svc.shared_queries(store, (visual, walk))
 
         def done(queries: list[list[str]]) -> None:
