@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ContentSwitcher, Static
 
-from workbench.tui.browse import BoardDetail
+from workbench.services.explore import BoardPage
 from workbench.tui.widgets.pin_grid import PinGrid
 from workbench.tui.widgets.pin_tile import PinTile
 from workbench.tui.widgets.pin_view import PIN_FIELDS, attribute_grid
@@ -25,7 +25,7 @@ class BoardView(Vertical):
             # Explore opens a board's pins in place (its own history), not as a pin page.
             yield RowsTable(id="board-list", open_pins=False)
 
-    async def show(self, detail: BoardDetail) -> None:
+    async def show(self, detail: BoardPage) -> None:
         text = Table.grid()
         text.add_row(Text(str(detail.row.get("name") or "(no name)"), style="bold"))
         text.add_row(attribute_grid(detail.row | {"pins": len(detail.pins)}, ("board", "name")))

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from workbench.tui.browse import PinDetail
+from workbench.services.explore import PinPage
 from workbench.tui.widgets.pin_image import PinImage
 from workbench.tui.widgets.rows_table import RowsTable
 
@@ -39,7 +39,7 @@ class PinView(Vertical):
         table.border_title = "Boards"
         yield table
 
-    def show(self, detail: PinDetail) -> None:
+    def show(self, detail: PinPage) -> None:
         row = detail.row
         self.query_one(PinImage).show(row.get("image"))
         text = Table.grid()
