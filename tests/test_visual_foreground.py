@@ -13,7 +13,14 @@ from PIL import Image, ImageDraw
 from workbench.engine.visual import BuiltinEmbedder
 from workbench.engine.visual.foreground import foreground_mask, foreground_weights
 from workbench.engine.visual.images import load_rgba
-from workbench.engine.visual.objects import DIM, best_scores, image_objects, query_object, to_int8
+from workbench.engine.visual.objects import (
+    BOX_UNIT,
+    DIM,
+    best_scores,
+    image_objects,
+    query_object,
+    to_int8,
+)
 
 
 def _object(background: tuple[int, int, int] | None, size: int = 64) -> Image.Image:
@@ -91,8 +98,8 @@ def test_an_object_on_a_scene_is_proposed_and_matches_the_cut_out(tmp_path: Path
     small = _object(None).resize((48, 48), Image.Resampling.BILINEAR)
     other = _other().resize((48, 48), Image.Resampling.BILINEAR)
     scene = _scene([(small, 20, 30), (other, 100, 50)], seed=1)
-    found = image_objects(scene)
-    assert found.shape[1] == DIM and found.shape[0] >= 2
+    found, boxes = image_objects(scene)
+    assert found.shape[1] == DIM and found.shape[0] >= 2 and boxes.shape == (found.shape[0], 4)
     np.testing.assert_allclose(np.linalg.norm(found, axis=1), 1.0, atol=1e-5)
     _object(None).save(tmp_path / "cut.png")
     _other().save(tmp_path / "other.png")
@@ -103,8 +110,11 @@ def test_an_object_on_a_scene_is_proposed_and_matches_the_cut_out(tmp_path: Path
     assert float((found @ q).max()) > 0.9 and float((found @ q_other).max()) > 0.8
     assert int(np.argmax(found @ q)) != int(np.argmax(found @ q_other))
     assert float(q @ q_other) < float((found @ q_other).max()) - 0.1
+    # The best proposal's box (fractions of the scene) lies on the pasted disc: (20, 30) + 48.
+    x0, y0, x1, y1 = boxes[int(np.argmax(found @ q))] / BOX_UNIT * [160, 120, 160, 120]
+    assert 14 <= x0 <= 36 and 24 <= y0 <= 46 and 52 <= x1 <= 74 and 62 <= y1 <= 84
     # A scene without that object has no proposal as close to it.
-    alone = image_objects(_scene([(other, 60, 40)], seed=2))
+    alone = image_objects(_scene([(other, 60, 40)], seed=2))[0]
     assert float((alone @ q).max(initial=0.0)) < float((found @ q).max()) - 0.1
 
 
@@ -117,7 +127,7 @@ def test_the_object_query_mask_and_no_object_without_a_background() -> None:
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     assert query_object(noise) is None
     assert query_object(np.full((32, 32, 3), 90, np.uint8)) is None
-    assert image_objects(noise).shape == (0, DIM)
+    assert image_objects(noise)[0].shape == (0, DIM)
 
 
 def test_stored_signatures_score_like_the_float_ones() -> None:

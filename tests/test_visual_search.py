@@ -29,6 +29,7 @@ from workbench.engine.visual import (
 )
 from workbench.engine.visual import search as visual_search
 from workbench.engine.visual.index import exact_search, load_index, save_index
+from workbench.engine.visual.search import crop_match
 
 SCENE_W, SCENE_H = 128, 96
 OBJ = 56  # pasted objects cover ~25% of a scene
@@ -312,6 +313,15 @@ def test_a_transparent_object_finds_the_scenes_containing_it(
         for sid, p in holder.items()
     ]
     assert sum(hits) >= 14 and sum(hits) >= sum(regions_only)
+    # Its score recomputed for one pin, with the parts and where the object was found.
+    res = search_crop(space, None, path=holder["s5"], k=3)
+    match = crop_match(space, None, res.ids[0], path=holder["s5"])
+    assert match.score == pytest.approx(res.scores[0], abs=1e-4)
+    assert match.object_cosine is not None and match.object_cosine > 0.9
+    assert match.object_box is not None
+    assert match.score == pytest.approx(match.region_cosine + 4.0 * match.object_cosine, abs=1e-4)
+    plain = crop_match(space, None, res.ids[0], path=holder["s5"], objects=None)
+    assert plain.object_cosine is None and plain.score == pytest.approx(plain.region_cosine)
     # A large collection re-ranks the pins of the best regions only (here 9 pins' worth).
     monkeypatch.setattr(visual_search, "OBJECT_SCAN_MAX", 0)
     monkeypatch.setattr(visual_search, "RERANK_REGIONS", 0)

@@ -44,6 +44,8 @@ __all__ = [
 
 # (position in the input sequence, or pin id at the storage level; one-line reason)
 Failed = list[tuple[int, str]]
+# One image's object proposals: int8 signatures [n, DIM] and uint16 boxes [n, 4] (objects.py)
+Objects = tuple[np.ndarray, np.ndarray]
 
 PathLike = str | os.PathLike[str]
 
@@ -193,7 +195,7 @@ class BuiltinEmbedder(Embedder):
 
     def _one(
         self, path: PathLike, regions: bool, with_objects: bool
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    ) -> tuple[np.ndarray, np.ndarray | None, Objects | None]:
         rgb = load_rgb(path, self.config.area)
         feat = integral_features(rgb, self.config)
         h, w = rgb.shape[:2]
@@ -202,16 +204,20 @@ class BuiltinEmbedder(Embedder):
         if regions:
             boxes = region_pixel_boxes(w, h, self.region_boxes)
             parts = describe_boxes(feat, boxes, self.region_config)
-        found = objects.to_int8(objects.image_objects(rgb)) if with_objects else None
+        found = None
+        if with_objects:
+            signatures, boxes = objects.image_objects(rgb)
+            found = (objects.to_int8(signatures), boxes)
         return whole, parts, found
 
     def _run(
         self, paths: Sequence[PathLike], regions: bool, with_objects: bool, reporter: Reporter
-    ) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray], Failed]:
+    ) -> tuple[np.ndarray, np.ndarray | None, list[Objects], Failed]:
         n = len(paths)
         out = np.zeros((n, self.dim), dtype=np.float32)
         reg = np.zeros((n, self.n_regions, self.region_dim), dtype=np.float32) if regions else None
-        found: list[np.ndarray] = [np.zeros((0, objects.DIM), np.int8)] * n
+        none = (np.zeros((0, objects.DIM), np.int8), np.zeros((0, 4), np.uint16))
+        found: list[Objects] = [none] * n
 
         def one(i: int) -> None:
             whole, parts, obj = self._one(paths[i], regions, with_objects)
@@ -244,9 +250,9 @@ class BuiltinEmbedder(Embedder):
 
     def embed_for_crops(
         self, paths: Sequence[PathLike], reporter: Reporter = SILENT
-    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], Failed]:
-        """:meth:`embed_with_regions` plus each image's object signatures (int8 [n_i, DIM],
-        :mod:`workbench.engine.visual.objects`), one array per readable image."""
+    ) -> tuple[np.ndarray, np.ndarray, list[Objects], Failed]:
+        """:meth:`embed_with_regions` plus each readable image's object proposals: int8
+        signatures [n_i, DIM] and boxes (:func:`workbench.engine.visual.objects.image_objects`)."""
         vectors, regions, found, failed = self._run(paths, True, True, reporter)
         assert regions is not None
         return vectors, regions, found, failed

@@ -37,7 +37,7 @@ __all__ = [
     "to_int8",
 ]
 
-VERSION = 2
+VERSION = 3
 """Changes whenever stored signatures would differ (stored spaces are then rebuilt)."""
 PATCH = 20
 """Side of the patch a proposal's box is resampled to before its signature is computed."""
@@ -59,6 +59,8 @@ SAME_BOX = 0.8
 """Proposals whose boxes overlap more than this (intersection over union) are one object."""
 STRIDE = 3
 """Windows of a scale step by their side over this."""
+BOX_UNIT = 65535
+"""Stored proposal boxes are fractions of the image's sides in units of 1 / BOX_UNIT."""
 _COLOUR = 64
 _LAYOUT = 4 * 4 * 4
 _GRADIENT = 2 * 2 * 8
@@ -358,7 +360,7 @@ def _proposals(
         boxes[n, 3] = ay1
         _signature(rgb, mask, x0, y0, bx0, by0, bx1, by1, patch, out[n])
         n += 1
-    return out[:n]
+    return out[:n], boxes[:n]
 
 
 @functools.lru_cache(maxsize=64)
@@ -380,11 +382,12 @@ def windows_for(width: int, height: int) -> np.ndarray:
     return windows
 
 
-def image_objects(rgb: np.ndarray) -> np.ndarray:
+def image_objects(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Signatures [n, DIM] (float32, unit rows) of the object proposals of an RGB uint8 image
-    (n may be 0: no window of the image has a smooth background)."""
+    (n may be 0: no window of the image has a smooth background) and their boxes [n, 4]
+    (x0, y0, x1, y1 as uint16 fractions of the image's width and height, x 65535)."""
     h, w = rgb.shape[:2]
-    return _proposals(
+    found, boxes = _proposals(
         np.ascontiguousarray(rgb, dtype=np.float32),
         windows_for(w, h),
         PATCH,
@@ -396,6 +399,8 @@ def image_objects(rgb: np.ndarray) -> np.ndarray:
         MAX_SHARE,
         SAME_BOX,
     )
+    scale = np.array([w, h, w, h], dtype=np.float64)
+    return found, np.rint(boxes / scale * BOX_UNIT).astype(np.uint16)
 
 
 def query_object(rgb: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray | None:

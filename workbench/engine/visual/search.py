@@ -8,9 +8,9 @@ Region descriptors describe whole windows, background included. When the crop sh
 (it is partly transparent, or its frame is a smooth background), each pin also gets the cosine
 of its best object proposal to the crop's object (:mod:`workbench.engine.visual.objects`: both
 sides described by the object's pixels only), and pins are ranked by
-``region score + objects x object score``. Up to :data:`OBJECT_SCAN_MAX` pins every pin is
-scored so (an exact scan of the int8 signatures); above, the pins of the best regions are
-re-ranked.
+``best region cosine + objects x best object cosine``. Up to :data:`OBJECT_SCAN_MAX` pins every
+pin is scored so (an exact scan); above, the pins of the best regions are re-ranked.
+:func:`crop_match` recomputes one pin's score and its parts (for explanations).
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ from workbench.engine.visual.storage import BUILTIN, read_meta, space_dir
 __all__ = [
     "NEAR_DUPLICATE",
     "OBJECT_WEIGHT",
+    "CropMatch",
     "SearchResult",
     "VisualSpace",
+    "crop_match",
     "open_space",
     "search_crop",
     "search_image",
@@ -108,7 +110,9 @@ class VisualSpace:
         self.regions_per_image = 0
         self.region_ef_search: int | None = None
         self.objects: np.ndarray | None = None
+        self.object_boxes: np.ndarray | None = None
         self.object_offsets: np.ndarray | None = None
+        self._region_table: np.ndarray | None = None
         if self.kind == BUILTIN:
             self.raw = np.load(gen / "raw.npy", mmap_mode="r")
             if meta.get("whitening"):
@@ -131,6 +135,7 @@ class VisualSpace:
             found = meta.get("objects")
             if found and self.count and found.get("version") == object_signatures.VERSION:
                 self.objects = np.load(gen / "objects.npy", mmap_mode="r")
+                self.object_boxes = np.load(gen / "object_boxes.npy", mmap_mode="r")
                 self.object_offsets = np.load(gen / "object_offsets.npy")
         self._positions: dict[str, int] | None = None
         self._paths: dict[str, str] | None = None
@@ -235,6 +240,19 @@ class VisualSpace:
             raise VisualInputError(f"embedding space {self.name!r} has no region index")
         raw, found = self._builtin("crops").embed_crop_query(path, box, background)
         return self.region_pca.apply(raw), found
+
+    def region_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Cosine of every stored region of each pin in ``rows`` [len(rows), regions] to a
+        projected crop descriptor (read from the region index's own float32 table)."""
+        if self._region_table is None:
+            assert self.region_index is not None
+            flat = flat_storage(self.region_index)
+            xb = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d)
+            self._region_table = np.asarray(xb).reshape(self.count, -1, flat.d)
+        q = np.asarray(query, np.float32).ravel()
+        if rows.size == self.count:
+            return self._region_table @ q
+        return self._region_table[rows] @ q
 
     def object_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Best object-proposal cosine of each pin in ``rows`` to an object signature (0 for a
@@ -508,30 +526,22 @@ def _fused_crop(
     raw: np.ndarray | None,
     k: int,
 ) -> SearchResult:
-    """Crop search with an object: pins ranked by region score + weight x object score.
-
-    The region score comes from the best :data:`RERANK_REGIONS` regions; a pin with none of
-    them gets the lowest score among them (an upper bound of its own)."""
-    assert space.region_index is not None
-    per = space.regions_per_image
-    region_mask = np.repeat(mask, per) if mask is not None else None
-    limit = int(region_mask.sum()) if region_mask is not None else space.region_index.ntotal
-    fetch = min(limit, max(RERANK_REGIONS, (k + len(exclude_rows) + 8) * per))
-    if fetch == 0:
-        return SearchResult([], [])
-    scores, rows = _candidates(
-        space.region_index, query, fetch, region_mask, space.region_ef_search
-    )
-    owners, first = np.unique(rows // per, return_index=True)
-    floor = float(scores[-1]) if scores.size == fetch and fetch < limit else 0.0
+    """Crop search with an object: pins ranked by best region cosine + weight x best object
+    cosine, both exact, over every allowed pin or the pins of the best regions."""
     if space.count <= OBJECT_SCAN_MAX:
         pins = np.arange(space.count) if mask is None else np.flatnonzero(mask)
     else:
-        pins = owners
-    region = np.full(pins.size, floor, np.float32)
-    at = np.searchsorted(pins, owners)
-    region[at] = scores[first]
-    total = region + weight * space.object_scores(found, pins)
+        assert space.region_index is not None
+        per = space.regions_per_image
+        region_mask = np.repeat(mask, per) if mask is not None else None
+        limit = int(region_mask.sum()) if region_mask is not None else space.region_index.ntotal
+        fetch = min(limit, max(RERANK_REGIONS, (k + len(exclude_rows) + 8) * per))
+        _, rows = _candidates(space.region_index, query, fetch, region_mask, space.region_ef_search)
+        pins = np.unique(rows // per)
+    if pins.size == 0:
+        return SearchResult([], [])
+    total = space.region_scores(query, pins).max(axis=1)
+    total += weight * space.object_scores(found, pins)
     order = np.argsort(-total, kind="stable")
     pins, total = pins[order], total[order]
     # Screen the head of the ranking only, longer while too few of it survive.
@@ -542,3 +552,62 @@ def _fused_crop(
             break
         head *= 4
     return _result(space, pins[:head], total[:head], keep, n_self, dup, k)
+
+
+@dataclass
+class CropMatch:
+    """How a crop query scored one pin: its ranking score and the parts of it."""
+
+    score: float
+    """Region cosine, plus the object weight x object cosine when the crop shows an object."""
+    region: int
+    """The best-matching stored region (index into ``descriptors.REGION_BOXES``)."""
+    region_cosine: float
+    object_cosine: float | None
+    """None when the crop shows no object (or the space has no object proposals)."""
+    object_box: tuple[float, float, float, float] | None
+    """The best-matching proposal's box (x0, y0, x1, y1) as fractions of the pin's image."""
+
+
+def crop_match(
+    space: VisualSpace,
+    box: Box | None,
+    target: object,
+    pin_id: object | None = None,
+    path: str | os.PathLike[str] | None = None,
+    background: float | None = BACKGROUND_WEIGHT,
+    objects: float | None = OBJECT_WEIGHT,
+) -> CropMatch:
+    """Recompute how :func:`search_crop` with these arguments scored pin ``target``."""
+    if (pin_id is None) == (path is None):
+        raise VisualInputError("give either a pin id or an image file for the crop")
+    if not space.has_regions:
+        raise VisualInputError(f"embedding space {space.name!r} has no region index")
+    if pin_id is not None:
+        space.position(pin_id)
+        path = space.paths.get(str(pin_id))
+        if path is None:
+            raise NotFoundError(f"no image path recorded for pin {str(pin_id)!r}")
+    assert path is not None
+    row = np.array([space.position(target)])
+    found: np.ndarray | None = None
+    if objects is not None and space.has_objects:
+        q, found = space.describe_crop_query(path, box, background)
+    else:
+        q = space.describe_crop_region(path, box, background)
+    cosines = space.region_scores(q, row)[0]
+    best = int(np.argmax(cosines))
+    match = CropMatch(float(cosines[best]), best, float(cosines[best]), None, None)
+    if found is None or objects is None:
+        return match
+    assert space.objects is not None and space.object_offsets is not None
+    assert space.object_boxes is not None
+    a, b = (int(v) for v in space.object_offsets[row[0] : row[0] + 2])
+    match.object_cosine = float(space.object_scores(found, row)[0])
+    match.score = float(np.float32(match.region_cosine) + np.float32(objects * match.object_cosine))
+    if b > a:
+        q8 = object_signatures.to_int8(found).astype(np.int32)
+        sims = np.asarray(space.objects[a:b], np.int32) @ q8
+        edges = space.object_boxes[a + int(np.argmax(sims))] / object_signatures.BOX_UNIT
+        match.object_box = (float(edges[0]), float(edges[1]), float(edges[2]), float(edges[3]))
+    return match

@@ -8,8 +8,10 @@ Layout under the caller's ``cache_dir`` (keyed by dataset and fingerprint by the
                                      (float16 descriptors before whitening), whitening.npz,
                                      regions.npy (float16 [n, regions, p]), regions_pca.npz,
                                      regions.faiss, objects.npy (int8 object signatures of
-                                     every image, image by image) and object_offsets.npy
-                                     (int64 [n + 1]: image i's are rows offsets[i]:offsets[i+1])
+                                     every image, image by image), object_boxes.npy (uint16
+                                     [m, 4], their boxes as fractions of the image) and
+                                     object_offsets.npy (int64 [n + 1]: image i's are rows
+                                     offsets[i]:offsets[i+1])
     visual/<name>/.lock              held while an update runs
 
 An update writes a new generation directory, then replaces ``meta.json`` (through
@@ -264,6 +266,7 @@ class _Previous:
     regions: np.ndarray | None
     region_pca: Whitening | None
     objects: np.ndarray | None
+    object_boxes: np.ndarray | None
     object_offsets: np.ndarray | None
     images: dict[str, list[Any]]
     failed: dict[str, list[Any]]
@@ -287,6 +290,7 @@ def _load_previous(directory: Path, embedder: BuiltinEmbedder, regions: bool) ->
         reg = np.load(gen / "regions.npy", mmap_mode="r", allow_pickle=False) if regions else None
         region_pca = Whitening.load(gen / "regions_pca.npz") if regions else None
         obj = np.load(gen / "objects.npy", mmap_mode="r", allow_pickle=False) if regions else None
+        obj_boxes = np.load(gen / "object_boxes.npy", allow_pickle=False) if regions else None
         offsets = np.load(gen / "object_offsets.npy", allow_pickle=False) if regions else None
     except (OSError, ValueError):
         return None
@@ -300,6 +304,7 @@ def _load_previous(directory: Path, embedder: BuiltinEmbedder, regions: bool) ->
         regions=reg,
         region_pca=region_pca,
         objects=obj,
+        object_boxes=obj_boxes,
         object_offsets=offsets,
         images=meta.get("images", {}),
         failed=meta.get("failed", {}),
@@ -345,7 +350,7 @@ class _Extracted:
 
     raw: dict[str, np.ndarray] = field(default_factory=dict)
     regions: dict[str, np.ndarray] = field(default_factory=dict)
-    objects: dict[str, np.ndarray] = field(default_factory=dict)
+    objects: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     region_pca: Whitening | None = None
 
 
@@ -375,7 +380,7 @@ def _extract(
         part = reporter.scaled(start, len(chunk), total, "extracting")
         paths = [entries[i][1] for i in chunk]
         projected = None
-        found: list[np.ndarray] = []
+        found: list[tuple[np.ndarray, np.ndarray]] = []
         if regions:
             whole, reg, found, bad = embedder.embed_for_crops(paths, part)
             if out.region_pca is None and reg.shape[0] > 0:
@@ -412,6 +417,7 @@ class _Assembled:
     raw: np.ndarray
     regions: np.ndarray | None
     objects: np.ndarray | None
+    object_boxes: np.ndarray | None
     object_offsets: np.ndarray | None
 
 
@@ -440,22 +446,24 @@ def _assemble(
                 reg[row] = prev.regions[plan.reuse[sid]]
     ids = np.array([sid for sid, _ in keep], dtype=str)
     if reg is None:
-        return _Assembled(keep, ids, raw, None, None, None)
-    parts: list[np.ndarray] = []
+        return _Assembled(keep, ids, raw, None, None, None, None)
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
     for sid, _ in keep:
         if sid in new.objects:
             parts.append(new.objects[sid])
         else:
             assert prev is not None and prev.objects is not None
-            assert prev.object_offsets is not None
-            row = plan.reuse[sid]
-            parts.append(
-                np.asarray(prev.objects[prev.object_offsets[row] : prev.object_offsets[row + 1]])
-            )
+            assert prev.object_boxes is not None and prev.object_offsets is not None
+            a, b = prev.object_offsets[plan.reuse[sid] : plan.reuse[sid] + 2]
+            parts.append((np.asarray(prev.objects[a:b]), prev.object_boxes[a:b]))
     offsets = np.zeros(n + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([p.shape[0] for p in parts])
-    found = np.concatenate(parts) if parts else np.zeros((0, objects.DIM), np.int8)
-    return _Assembled(keep, ids, raw, reg, found.astype(np.int8), offsets)
+    offsets[1:] = np.cumsum([p[0].shape[0] for p in parts])
+    found = np.zeros((0, objects.DIM), np.int8)
+    boxes = np.zeros((0, 4), np.uint16)
+    if parts:
+        found = np.concatenate([p[0] for p in parts]).astype(np.int8)
+        boxes = np.concatenate([p[1] for p in parts]).astype(np.uint16)
+    return _Assembled(keep, ids, raw, reg, found, boxes, offsets)
 
 
 def _whiten(raw: np.ndarray, whiten: bool, seed: int) -> tuple[np.ndarray, Whitening | None]:
@@ -551,7 +559,9 @@ def update_builtin(
                 )
             object_meta: dict[str, Any] | None = None
             if built.objects is not None and built.object_offsets is not None:
+                assert built.object_boxes is not None
                 save_npy(gen / "objects.npy", built.objects)
+                save_npy(gen / "object_boxes.npy", built.object_boxes)
                 save_npy(gen / "object_offsets.npy", built.object_offsets)
                 object_meta = {
                     "version": objects.VERSION,
