@@ -130,8 +130,11 @@ async def test_hits_a_page_at_a_time(
         assert len(screen.hits) == 16 and results.row_count == 6
         assert str(results.border_title) == "Results (16) · 1/3 [ ]"
         results.focus()
+        await pilot.press("left_square_bracket")  # no page before the first
+        assert str(results.border_title) == "Results (16) · 1/3 [ ]"
         await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")
-        assert str(results.border_title) == "Results (16) · 3/3 [ ]"
+        assert str(results.border_title) == "Results (16) · 3/3 [ ]"  # nor after the last
+        assert not screen.check_action("page", (1,)) and screen.check_action("page", (-1,))
         assert [str(k.value) for k in results.rows] == ["pin:p12", "pin:p13", "pin:p14", "pin:p15"]
         await pilot.press("left_square_bracket")
         assert results.row_count == 6 and results.cursor_key == "pin:p06"

@@ -142,6 +142,7 @@ class ExploreScreen(WorkbenchScreen):
     def _show_hits(self, hits: list[explore.SearchHit], text: str) -> None:
         self.hits, self.searched, self.page = hits, text, 0
         self._show_page()
+        self.refresh_bindings()
 
     def _show_page(self) -> None:
         """The current page of hits: a pin's id in the Pin column, a board's in Board."""
@@ -161,11 +162,15 @@ class ExploreScreen(WorkbenchScreen):
     def action_page(self, step: int) -> None:
         self.page += step
         self._show_page()
+        self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "page":
-            # A bracket typed in the search box is text.
-            return len(self.hits) > PAGE and not isinstance(self.focused, Input)
+            # A bracket typed in the search box is text; no page before the first or after
+            # the last.
+            target = self.page + int(str(parameters[0]))
+            pages = -(-len(self.hits) // PAGE)
+            return 0 <= target < pages and pages > 1 and not isinstance(self.focused, Input)
         return super().check_action(action, parameters)
 
     @on(Input.Submitted, "#explore-search")
