@@ -260,8 +260,8 @@ def choose_and_report(seed: int, work: Path, others: bool, tune_only: bool) -> C
     if tune_only:
         return chosen
     print(f"\n## reporting halves, seed {seed} (measured once, with the setting chosen above)")
-    previous = GRID[0]
-    cands = [chosen] if chosen == previous else [chosen, previous]
+    shipped = next((c for c in GRID if c.config == DescriptorConfig() and c.power), chosen)
+    cands = list(dict.fromkeys([chosen, shipped, GRID[0]]))  # chosen, shipped default, previous
     rest = [c for c in GRID if c not in cands] if others else []
     for name, half in reporting.items():
         base = baselines(*half)
@@ -354,7 +354,7 @@ def load() -> str:
     return "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
-def extraction_speed(paths: list[Path], config: DescriptorConfig) -> None:
+def extraction_speed(paths: list[Path], config: DescriptorConfig, what: str = "") -> None:
     for regions in (False, True):
         emb = BuiltinEmbedder(config, workers=2)
         emb.embed_images(paths[:64])  # numba compiled / loaded from cache
@@ -364,8 +364,8 @@ def extraction_speed(paths: list[Path], config: DescriptorConfig) -> None:
         else:
             emb.embed_images(paths)
         dt = time.perf_counter() - t0
-        what = f"whole image + {emb.n_regions} regions" if regions else "whole image"
-        print(f"extraction, {what}, 2 threads: {len(paths) / dt:.0f} images/s ({load()})")
+        part = f"whole image + {emb.n_regions} regions" if regions else "whole image"
+        print(f"extraction{what}, {part}, 2 threads: {len(paths) / dt:.0f} images/s ({load()})")
 
 
 def latency(emoji_cache: Path, paths: list[Path], n_vectors: int, queries: int) -> None:
@@ -419,7 +419,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer crop and latency queries")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--tune-only", action="store_true", help="only the tuning halves")
+    parser.add_argument(
+        "--halves-only", action="store_true", help="only the halves (no crops, no speed)"
+    )
     parser.add_argument("--latency-only", action="store_true", help="only the query latency")
+    parser.add_argument(
+        "--speed-only", action="store_true",
+        help="only the extraction speed, of the default and the previous descriptor alternately",
+    )  # fmt: skip
     parser.add_argument(
         "--crops-18", action="store_true",
         help="only the crop queries, with the previous 18-region layout (for comparison)",
@@ -448,6 +455,12 @@ def main() -> None:
             update_builtin(emoji_cache, [(str(i), p) for i, p in enumerate(emoji_report[0])])
             latency(emoji_cache, emoji_report[0], 100_000, queries)
             return
+        if args.speed_only:
+            paths = emoji_tune[0] + emoji_report[0]
+            for _ in range(2):
+                extraction_speed(paths, DescriptorConfig(), " (default)")
+                extraction_speed(paths, PREVIOUS, " (previous default)")
+            return
         if args.crops_18:
             REGION_BOXES = embedders.REGION_BOXES = embedders.REGION_BOXES[:18]
             crops(work, emoji_report, DescriptorConfig(), n_crops)
@@ -455,11 +468,12 @@ def main() -> None:
         chosen = choose_and_report(args.seeds[0], work, args.all_candidates, args.tune_only)
         for seed in args.seeds[1:]:
             choose_and_report(seed, work, False, args.tune_only)
-        if args.tune_only:
+        if args.tune_only or args.halves_only:
             return
         emoji_cache = crops(work, emoji_report, chosen.config, n_crops)
         print("\n## speed")
-        extraction_speed(emoji_tune[0] + emoji_report[0], chosen.config)
+        extraction_speed(emoji_tune[0] + emoji_report[0], chosen.config, " (chosen)")
+        extraction_speed(emoji_tune[0] + emoji_report[0], PREVIOUS, " (previous default)")
         if not args.skip_latency:
             latency(emoji_cache, emoji_report[0], 100_000, queries)
 
