@@ -304,10 +304,12 @@ def ordinary_crops(cache: Path, n: int) -> None:
     print(f"  median crop query latency {1000 * statistics.median(times):.2f} ms")
 
 
-def make_scenes(root: Path, emoji: list[Path], n: int) -> tuple[list[tuple[str, Path]], list]:
-    """160x120 scenes: gradient + noise background, 3 emoji (40-64 px) pasted at random.
-    Returns the items and the pasted objects (scene id, box, emoji file)."""
-    rng = np.random.default_rng(1)
+def make_scenes(
+    root: Path, emoji: list[Path], n: int, seed: int = 1
+) -> tuple[list[tuple[str, Path]], list]:
+    """160x120 scenes: gradient + noise background, 3 emoji (40-64 px) pasted at random, drawn
+    with ``seed``. Returns the items and the pasted objects (scene id, box, emoji file)."""
+    rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     items, objects = [], []
     t = np.linspace(0, 1, 160)[None, :, None]

@@ -23,17 +23,14 @@ extraction images/s with and without object proposals (2 threads; the load is pr
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 
@@ -69,25 +66,6 @@ GRID = [
 
 def load() -> str:
     return "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())
-
-
-@contextmanager
-def scene_seed(seed: int) -> Iterator[None]:
-    """bench_visual.make_scenes draws from default_rng(1); another seed is given by handing it
-    a generator with that seed (no copy of the scene code)."""
-    if seed == 1 or "seed" in inspect.signature(bv.make_scenes).parameters:
-        yield
-        return
-    real = np.random.default_rng
-    with mock.patch.object(bv.np.random, "default_rng", lambda _s=None: real(seed)):
-        yield
-
-
-def make_scenes(root: Path, emoji: list[Path], n: int, seed: int) -> tuple[list, list]:
-    if "seed" in inspect.signature(bv.make_scenes).parameters:
-        return bv.make_scenes(root, emoji, n, seed=seed)  # type: ignore[call-arg]
-    with scene_seed(seed):
-        return bv.make_scenes(root, emoji, n)
 
 
 def index(cache: Path, items: list) -> tuple[float, dict[str, int]]:
@@ -243,7 +221,7 @@ def main() -> None:
         emoji_cache = work / f"emoji-{args.half}"
         secs, sizes = index(emoji_cache, [(str(i), p) for i, p in enumerate(paths)])
         print(f"emoji space: {len(paths)} images indexed in {secs:.1f}s")
-        scenes, objects = make_scenes(
+        scenes, objects = bv.make_scenes(
             work / f"scenes-{args.half}-{args.scene_seed}", paths, args.scenes, args.scene_seed
         )
         scene_cache = work / f"scene-cache-{args.half}-{args.scene_seed}"
