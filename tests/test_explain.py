@@ -368,7 +368,10 @@ def test_crop_search_explanation_recomputes_the_matched_region(tmp_path: Path) -
         assert e.visual.matched_region is not None, e.notes
         x, y, w, h = e.visual.matched_region
         assert min(x, y) >= 0 and min(w, h) > 0 and max(x + w, y + h) <= 64
-        assert e.visual.similarity == score and "recomputed" in e.notes[0]
+        # A crop on a plain white frame shows an object: its term is part of the score.
+        v = e.visual
+        recomputed = v.similarity + (v.object_weight or 0.0) * (v.object_cosine or 0.0)
+        assert recomputed == pytest.approx(score, abs=1e-4) and "recomputed" in e.notes[0]
     own = explain(store, ExplainRequest(run.run_id, "s0")).visual
     assert own is not None and own.matched_region is not None
     x, y, w, h = own.matched_region  # the source image's best region overlaps the crop itself
@@ -459,3 +462,127 @@ def test_cli_json_shape_and_text_width(
     assert missing.exit_code == 2
     assert missing.stderr.strip().startswith("error: unknown run 4242")
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+# -- crop searches with an object -----------------------------------------------------------------
+
+
+def _cut_out(seed: int) -> Image.Image:
+    """A transparent object: a disc with a few coloured rectangles on it, nothing around."""
+    rng = np.random.default_rng(seed)
+    im = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(im)
+    draw.ellipse([6, 6, 58, 58], fill=(*(int(v) for v in rng.integers(0, 256, 3)), 255))
+    for _ in range(3):
+        x0, y0 = (int(v) for v in rng.integers(14, 40, 2))
+        draw.rectangle([x0, y0, x0 + int(rng.integers(6, 16)), y0 + int(rng.integers(6, 16))],
+                       fill=(*(int(v) for v in rng.integers(0, 256, 3)), 255))  # fmt: skip
+    return im
+
+
+@pytest.fixture(scope="module")
+def object_scenes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Path, dict]:
+    """Ten 128x96 scenes (gradient and noise) with one object pasted each (where: its pixel box),
+    indexed; the object of scene s4 saved alone as a transparent PNG."""
+    root = tmp_path_factory.mktemp("object_scenes")
+    (root / "img").mkdir()
+    rng = np.random.default_rng(7)
+    t = np.linspace(0.0, 1.0, 128)[None, :, None]
+    rows, where = ["pin,image"], {}
+    for j in range(10):
+        c0, c1 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+        bg = c0 * (1 - t) + c1 * t + rng.normal(0, 8, (96, 128, 3))
+        im = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8))
+        obj = _cut_out(j).resize((44, 44), Image.Resampling.BILINEAR)
+        x, y = int(rng.integers(0, 128 - 44)), int(rng.integers(0, 96 - 44))
+        im.paste(obj, (x, y), obj)
+        im.save(root / "img" / f"s{j}.png")
+        rows.append(f"s{j},img/s{j}.png")
+        where[f"s{j}"] = (x, y, 44, 44)
+    _cut_out(4).save(root / "object.png")
+    write(root / "pins.csv", "\n".join(rows) + "\n")
+    write(root / "edges.csv", "board,pin\n" + "".join(f"b{j % 3},s{j}\n" for j in range(10)))
+    store = Store(root / "wb.duckdb")
+    load_dataset(store, [root / "pins.csv", root / "edges.csv"], "scenes")
+    visual.index(store, IndexRequest("scenes"))
+    return store, root / "object.png", where
+
+
+def test_object_crop_explanation_recomputes_the_score_with_the_object(
+    object_scenes: tuple[Store, Path, dict],
+) -> None:
+    from workbench.engine.visual.foreground import BACKGROUND_WEIGHT
+    from workbench.engine.visual.search import OBJECT_WEIGHT
+
+    store, obj, where = object_scenes
+    run = visual.search(store, SearchRequest("scenes", image=str(obj), crop=(0, 0, 64, 64), k=5))
+    assert run.params["background"] == BACKGROUND_WEIGHT and run.params["objects"] == OBJECT_WEIGHT
+    assert get_run(store, run.run_id).params == run.params  # stored as made
+    assert run.results["pin"][0] == "s4"
+    for pin, score in zip(run.results["pin"], run.results["score"], strict=True):
+        e = explain(store, ExplainRequest(run.run_id, pin))
+        v = e.visual
+        assert v is not None and v.matched_region is not None, e.notes
+        assert v.object_cosine is not None and v.object_weight == OBJECT_WEIGHT, e.notes
+        assert e.score == score
+        assert v.similarity + OBJECT_WEIGHT * v.object_cosine == pytest.approx(score, abs=1e-4)
+        assert math.isclose(v.distance, 1.0 - v.similarity)
+        assert v.object_box is not None
+        x, y, w, h = v.object_box
+        assert min(x, y) >= 0 and min(w, h) > 0 and x + w <= 128 and y + h <= 96
+        assert "shows an object" in e.notes[0]
+    top = explain(store, ExplainRequest(run.run_id, "s4")).visual
+    assert top is not None and top.object_box is not None and top.object_cosine is not None
+    assert top.object_cosine > 0.9
+    x, y, w, h = top.object_box  # the proposal found lies on the pasted object
+    px, py, pw, ph = where["s4"]
+    overlap = max(0, min(x + w, px + pw) - max(x, px)) * max(0, min(y + h, py + ph) - max(y, py))
+    assert overlap / (w * h + pw * ph - overlap) > 0.4
+    # The CLI shows the parts: JSON fields and a text line.
+    args = ["explain", str(run.run_id), "--pin", "s4", "--db", str(store.path)]
+    doc = json.loads(CliRunner().invoke(main, [*args, "--json"]).stdout)["visual"]
+    assert doc["object_box"] == list(top.object_box) and doc["object_weight"] == OBJECT_WEIGHT
+    assert doc["object_cosine"] == top.object_cosine and doc["similarity"] == top.similarity
+    text = CliRunner().invoke(main, args)
+    assert text.exit_code == 0 and all(len(line) <= 80 for line in text.stdout.splitlines())
+    assert f"matched object {','.join(map(str, top.object_box))}" in text.stdout
+
+
+def test_a_crop_run_stored_before_object_scores_explains_by_regions_only(
+    object_scenes: tuple[Store, Path, dict],
+) -> None:
+    from workbench.engine.visual.search import search_crop
+    from workbench.engine.visual.service import dataset_version, open_dataset_space
+
+    store, obj, _ = object_scenes
+    # As visual.search stored a crop run before objects were weighed: no "objects" (nor
+    # "background") parameter, region-only scores.
+    space = open_dataset_space(store, dataset_version(store, "scenes"), "builtin")
+    found = search_crop(space, (0, 0, 64, 64), path=obj, k=4, objects=None)
+    results = pl.DataFrame({"query": ["object.png crop"] * len(found), "rank": [1, 2, 3, 4],
+                            "pin": found.ids, "score": found.scores})  # fmt: skip
+    old = {"embedding": "builtin", "k": 4, "where": {}, "exclude_duplicates": False}
+    run_id = save_run(
+        store, dataset="scenes", kind="visual", algorithm="visual:builtin", params=old, seed=None,
+        fingerprint=store.dataset("scenes").fingerprint, results=results,
+        query={"image": str(obj), "crop": [0, 0, 64, 64]},
+    )  # fmt: skip
+    for pin, score in zip(found.ids, found.scores, strict=True):
+        e = explain(store, ExplainRequest(run_id, pin))
+        v = e.visual
+        assert v is not None and v.matched_region is not None, e.notes
+        assert v.similarity == pytest.approx(score, abs=1e-4)
+        assert v.object_cosine is None and v.object_box is None and v.object_weight is None
+        assert "best-matching region: region" in e.notes[0]
+    # The same old-style parameters on object scores do not reproduce: said, not hidden.
+    fused = search_crop(space, (0, 0, 64, 64), path=obj, k=1)
+    mixed = save_run(
+        store, dataset="scenes", kind="visual", algorithm="visual:builtin", params=old, seed=None,
+        fingerprint=store.dataset("scenes").fingerprint,
+        results=results.head(1).with_columns(pl.lit(fused.ids[0]).alias("pin"),
+                                             pl.lit(fused.scores[0]).alias("score")),
+        query={"image": str(obj), "crop": [0, 0, 64, 64]},
+    )  # fmt: skip
+    e = explain(store, ExplainRequest(mixed, fused.ids[0]))
+    assert e.visual is not None and e.visual.matched_region is None
+    assert any("now scores" in n for n in e.notes)

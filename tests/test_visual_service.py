@@ -15,6 +15,8 @@ from workbench.engine.errors import NotFoundError, WorkbenchError
 from workbench.engine.ingest import load_dataset
 from workbench.engine.runs import get_run
 from workbench.engine.store import Store
+from workbench.engine.visual.foreground import BACKGROUND_WEIGHT
+from workbench.engine.visual.search import OBJECT_WEIGHT
 from workbench.services import visual
 from workbench.services.visual import (
     EvalRequest,
@@ -83,6 +85,11 @@ def test_crop_finds_the_source_pin(shapes: Store, tmp_path: Path) -> None:
     index_images(shapes, "shapes")
     run = visual_search(shapes, "shapes", pin="green2", crop=(0, 0, 48, 48), k=5)
     assert "green2" in run.results["pin"].to_list()[:3]
+    # The run records how its scores were made; a whole-image search has no such parameters.
+    weights = {"background": BACKGROUND_WEIGHT, "objects": OBJECT_WEIGHT}
+    assert get_run(shapes, run.run_id).params.items() >= weights.items()
+    whole = visual_search(shapes, "shapes", pin="green2", k=5)
+    assert not set(get_run(shapes, whole.run_id).params) & set(weights)
     with pytest.raises(WorkbenchError, match="outside the image"):
         visual_search(shapes, "shapes", pin="green2", crop=(60, 60, 30, 30))
 

@@ -59,12 +59,20 @@ def render(e: Explanation) -> list[str]:
     unit = e.unit
     if e.visual is not None:
         v = e.visual
+        cosine = "region cosine" if v.matched_region is not None else "cosine"
         lines.append(
-            f"visual: cosine {v.similarity:.4f}, distance {v.distance:.4f}, embedding {v.embedding}"
+            f"visual: {cosine} {v.similarity:.4f}, distance {v.distance:.4f}, "
+            f"embedding {v.embedding}"
         )
         if v.crop is not None:
             region = ",".join(map(str, v.matched_region)) if v.matched_region else "not stored"
             lines.append(f"crop {','.join(map(str, v.crop))}, matched region {region}")
+        if v.object_cosine is not None:
+            found = ",".join(map(str, v.object_box)) if v.object_box else "none"
+            lines.append(
+                f"object cosine {v.object_cosine:.4f} (x {v.object_weight:g} in the score), "
+                f"matched object {found}"
+            )
     if e.by_run:
         lines += ["", f"{'from run':<20}  {'rank':>6}  {'contribution':>12}  {'share':>6}"]
         for r in e.by_run:

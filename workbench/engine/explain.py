@@ -511,37 +511,53 @@ def explain_pin(
 
 @dataclass(frozen=True)
 class RegionMatch:
-    """The region of a result image that a crop search matched: its pixel box (x, y, w, h) in
-    the result's image, its index among the space's regions, and its cosine with the crop."""
+    """How a crop search scored a result image: its score; the best-matching region's pixel box
+    (x, y, w, h) in the result's image, index among the space's regions and cosine with the
+    crop; and, when the crop shows an object, the object term's weight, the best object
+    proposal's cosine and its pixel box (x, y, w, h) (None otherwise)."""
 
+    score: float
     box: tuple[int, int, int, int]
     region: int
     cosine: float
+    object_weight: float | None = None
+    object_cosine: float | None = None
+    object_box: tuple[int, int, int, int] | None = None
 
 
 def matched_region(
-    space: Any, source: str, crop: tuple[int, int, int, int] | None, target: str,
-    background: float | None,
+    space: Any, crop: tuple[int, int, int, int] | None, target: str,
+    pin_id: str | None, path: str | None, background: float | None, objects: float | None,
 ) -> RegionMatch | None:  # fmt: skip
-    """Recompute which region of pin ``target``'s image a crop search with ``crop`` of image
-    ``source`` matched (``visual.search.search_crop`` scores a pin by its best region); None
-    when the space has no regions of the built-in layout or no image path for ``target``."""
+    """Recompute how a crop search with ``crop`` of pin ``pin_id``'s image (or of the image file
+    ``path``) scored pin ``target`` (``visual.search.crop_match``: best region cosine, plus
+    ``objects`` x best object cosine when the crop shows an object; ``objects`` None: regions
+    only), with the boxes in ``target``'s pixels; None when the space has no regions of the
+    built-in layout or no image path for ``target``."""
     from workbench.engine.visual.descriptors import REGION_BOXES, region_pixel_boxes
     from workbench.engine.visual.images import image_size
-    from workbench.engine.visual.index import flat_storage
+    from workbench.engine.visual.search import crop_match
 
-    per = int(space.regions_per_image)
-    path = space.paths.get(str(target))
-    if not space.has_regions or per != len(REGION_BOXES) or path is None:
+    image = space.paths.get(str(target))
+    if not space.has_regions or int(space.regions_per_image) != len(REGION_BOXES) or not image:
         return None
-    query = np.asarray(space.describe_crop_region(source, crop, background), np.float32).ravel()
-    row = space.position(target)
-    vectors = flat_storage(space.region_index).reconstruct_n(row * per, per)
-    cosines = vectors @ query
-    best = int(np.argmax(cosines))
-    width, height = image_size(path)
-    x0, y0, x1, y1 = (round(float(v)) for v in region_pixel_boxes(width, height)[best])
-    return RegionMatch((x0, y0, x1 - x0, y1 - y0), best, float(cosines[best]))
+    found = crop_match(space, crop, target, pin_id=pin_id, path=path, background=background,
+                       objects=objects)  # fmt: skip
+    width, height = image_size(image)
+
+    def pixels(x0: float, y0: float, x1: float, y1: float) -> tuple[int, int, int, int]:
+        left, top, right, bottom = round(x0), round(y0), round(x1), round(y1)
+        return left, top, right - left, bottom - top
+
+    region = pixels(*(float(v) for v in region_pixel_boxes(width, height)[found.region]))
+    if found.object_cosine is None:
+        return RegionMatch(found.score, region, found.region, found.region_cosine)
+    obj = None
+    if found.object_box is not None:
+        x0, y0, x1, y1 = found.object_box
+        obj = pixels(x0 * width, y0 * height, x1 * width, y1 * height)
+    return RegionMatch(found.score, region, found.region, found.region_cosine, objects,
+                       found.object_cosine, obj)  # fmt: skip
 
 
 def popularity(graph: Graph, pin: int) -> tuple[int, int]:

@@ -4,7 +4,8 @@ For a walk (Pixie, pixie-dn) the run is re-walked with its own seed, parameters 
 version, counting only the chosen pin's visits: which query pin's walk and which board each visit
 came through. For P3alpha, RP3beta, ItemKNN and exact PPR the score is split exactly over the
 query pins and the boards on the pin -> board -> pin paths. For a visual run the stored cosine
-and query (crop box) are shown, with the matched region of a crop search recomputed; a fusion's
+and query (crop box) are shown; a crop search's score is recomputed with its parts: the matched
+region and, when the crop shows an object, the best object proposal's cosine and box. A fusion's
 score is split over the fused runs; a batch run is explained board by board. Every explanation
 carries the pin's degree and popularity rank, so popularity bias is visible. Nothing large is
 stored.
@@ -90,14 +91,20 @@ class RunPart:
 
 @dataclass(frozen=True)
 class VisualMatch:
-    """A visual run's evidence: cosine similarity, distance (1 - cosine), the query's crop box
-    (x, y, w, h) and the pin's best-matching region when the run stored it (None otherwise)."""
+    """A visual run's evidence: cosine similarity (for a crop: with the pin's best-matching
+    region), distance (1 - cosine), the query's crop box (x, y, w, h) and the pin's best-matching
+    region (None when it could not be recomputed). When the crop shows an object, the score adds
+    ``object_weight`` x ``object_cosine``, the cosine of the pin's best object proposal, found at
+    ``object_box`` (x, y, w, h) in the pin's image; None otherwise."""
 
     similarity: float
     distance: float
     embedding: str
     crop: tuple[int, int, int, int] | None
     matched_region: tuple[int, int, int, int] | None
+    object_weight: float | None = None
+    object_cosine: float | None = None
+    object_box: tuple[int, int, int, int] | None = None
 
 
 @dataclass
@@ -179,6 +186,9 @@ class Explanation:
                 "embedding": v.embedding,
                 "crop": list(v.crop) if v.crop else None,
                 "matched_region": list(v.matched_region) if v.matched_region else None,
+                "object_weight": v.object_weight,
+                "object_cosine": v.object_cosine,
+                "object_box": list(v.object_box) if v.object_box else None,
             }
         return doc
 
@@ -420,19 +430,18 @@ def _explain_visual(
     out.method = "visual"
     crop = query.get("crop")
     box = (int(crop[0]), int(crop[1]), int(crop[2]), int(crop[3])) if crop else None
-    region = None
+    match = None
     if box is not None:
-        region, why = _matched_region(store, run, pin, box, score)
-        out.notes.append(
-            f"the score is the cosine of the crop with the pin's best-matching region: region "
-            f"{region.region} of its image, recomputed (the run stores the score only)"
-            if region is not None
-            else "the score is the cosine of the crop with the pin's best-matching region; the "
-            f"run did not store which region matched, and it could not be recomputed: {why}"
-        )
+        match, why = _matched_region(store, run, pin, box, score)
+        out.notes.append(_crop_note(match, why, params.get("objects")))
+    similarity = match.cosine if match is not None else score
     out.visual = VisualMatch(
-        similarity=score, distance=1.0 - score, embedding=str(params.get("embedding", "")),
-        crop=box, matched_region=region.box if region is not None else None,
+        similarity=similarity, distance=1.0 - similarity,
+        embedding=str(params.get("embedding", "")), crop=box,
+        matched_region=match.box if match is not None else None,
+        object_weight=match.object_weight if match is not None else None,
+        object_cosine=match.object_cosine if match is not None else None,
+        object_box=match.object_box if match is not None else None,
     )  # fmt: skip
     if "pin" in query:
         source = QueryPinPart(
@@ -447,36 +456,67 @@ def _explain_visual(
     out.by_query_pin.append(source)
 
 
-REGION_ATOL = 1e-4
-"""How closely a recomputed region's cosine must equal the stored (float32) score."""
+def _crop_note(match: RegionMatch | None, why: str, objects: float | None) -> str:
+    """What a crop run's score is made of, as recomputed (or why it could not be)."""
+    if match is None:
+        what = "the cosine of the crop with the pin's best-matching region"
+        if objects is not None:
+            what += f", plus {objects:g} x the best object proposal's cosine if the crop shows one"
+        return (
+            f"the score is {what}; the run did not store which region matched, and it could "
+            f"not be recomputed: {why}"
+        )
+    region = f"region {match.region} of its image (cosine {match.cosine:.4f})"
+    if match.object_cosine is None:
+        return (
+            f"the score is the cosine of the crop with the pin's best-matching region: {region}, "
+            "recomputed (the run stores the score only)"
+        )
+    at = ",".join(map(str, match.object_box)) if match.object_box else "none"
+    return (
+        f"the crop shows an object: the score is the cosine of its best-matching region, "
+        f"{region}, plus {match.object_weight:g} x the cosine of the pin's best object proposal "
+        f"({match.object_cosine:.4f}, box {at}), recomputed (the run stores the score only)"
+    )
+
+
+SCORE_ATOL = 1e-4
+"""How closely a recomputed crop score must equal the stored (float32) one."""
 
 
 def _matched_region(
     store: Store, run: Run, pin: str, box: tuple[int, int, int, int], score: float
 ) -> tuple[RegionMatch | None, str]:
-    """The region of ``pin``'s image that the crop search of ``run`` matched, recomputed from
-    the embedding space, or None and why not."""
+    """How the crop search of ``run`` scored ``pin`` (its best region, and its best object
+    proposal when the crop shows an object and the run weighed objects), recomputed from the
+    embedding space, or None and why not. A run stored before object proposals has no
+    ``objects`` parameter: it is recomputed from regions only, as it was made."""
     from workbench.engine.explain import matched_region
     from workbench.engine.visual.foreground import BACKGROUND_WEIGHT
     from workbench.engine.visual.service import dataset_version, open_dataset_space
     from workbench.engine.visual.storage import BUILTIN
 
+    query, params = run.query, run.params
+    if "pin" not in query and query.get("image") is None:
+        return None, "the query image is not recorded"
+    objects = params.get("objects")
     try:
         space = open_dataset_space(
-            store, dataset_version(store, run.dataset), str(run.params.get("embedding", BUILTIN))
+            store, dataset_version(store, run.dataset), str(params.get("embedding", BUILTIN))
         )
-        source = space.paths.get(str(run.query["pin"])) if "pin" in run.query else None
-        source = source if source is not None else run.query.get("image")
-        if source is None:
-            return None, "the query image is not recorded"
-        background = run.params.get("background", BACKGROUND_WEIGHT)
-        found = matched_region(space, str(source), box, pin, background)
+        found = matched_region(
+            space, box, pin,
+            pin_id=str(query["pin"]) if "pin" in query else None,
+            path=None if "pin" in query else str(query["image"]),
+            background=params.get("background", BACKGROUND_WEIGHT),
+            objects=float(objects) if objects is not None else None,
+        )  # fmt: skip
     except (WorkbenchError, OSError) as exc:
         return None, str(exc)
     if found is None:
         return None, "the embedding space has no regions for the pin"
-    if abs(found.cosine - score) > REGION_ATOL:
-        return None, f"the best region now scores {found.cosine:.4f}, not {score:.4f}"
+    if abs(found.score - score) > SCORE_ATOL:
+        return None, f"the pin now scores {found.score:.4f}, not {score:.4f}"
     return found, ""
 
 

@@ -29,12 +29,14 @@ from workbench.engine.runs import Run, get_run, list_runs, run_results, save_run
 from workbench.engine.store import Store
 from workbench.engine.visual.errors import CropError
 from workbench.engine.visual.evaluation import LabelEval, evaluate_labels
+from workbench.engine.visual.foreground import BACKGROUND_WEIGHT
 from workbench.engine.visual.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from workbench.engine.visual.images import Box, check_box, image_size
 from workbench.engine.visual.imports import import_embeddings
 from workbench.engine.visual.pretrained import PRESETS, preset_model
 from workbench.engine.visual.search import (
     NEAR_DUPLICATE,
+    OBJECT_WEIGHT,
     SearchResult,
     VisualSpace,
     search_crop,
@@ -520,6 +522,8 @@ def _find(
             allowed=allowed,
             exclude_self=False,
             near_duplicate=dup,
+            background=BACKGROUND_WEIGHT,
+            objects=OBJECT_WEIGHT,
         )
     if req.pin is not None:
         if req.pin not in space.positions:
@@ -557,6 +561,11 @@ def search(store: Store, request: SearchRequest, reporter: Reporter = SILENT) ->
         "where": dict(req.where),
         "exclude_duplicates": req.exclude_duplicates,
     }
+    if req.crop is not None and space.kind == BUILTIN:
+        # How the crop's scores were made: its background's weight, and the weight of the
+        # object term (best region cosine + objects x best object cosine when it shows one).
+        params["background"] = BACKGROUND_WEIGHT
+        params["objects"] = OBJECT_WEIGHT
     label = req.pin if req.pin is not None else Path(str(req.image)).name
     info = {"excluded_self": found.excluded_self, "excluded_duplicates": found.excluded_duplicates}
     return _store_ranking(
