@@ -586,3 +586,26 @@ def test_a_crop_run_stored_before_object_scores_explains_by_regions_only(
     e = explain(store, ExplainRequest(mixed, fused.ids[0]))
     assert e.visual is not None and e.visual.matched_region is None
     assert any("now scores" in n for n in e.notes)
+
+
+def test_a_space_without_object_proposals_records_and_explains_regions_only(
+    object_scenes: tuple[Store, Path, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.engine.visual.search import VisualSpace
+
+    store, obj, _ = object_scenes
+    opened = visual.open_dataset_space
+
+    def without_objects(*args: Any) -> VisualSpace:
+        space = opened(*args)
+        space.objects = None  # as a space indexed before object proposals existed
+        return space
+
+    monkeypatch.setattr(visual, "open_dataset_space", without_objects)
+    run = visual.search(store, SearchRequest("scenes", image=str(obj), crop=(0, 0, 64, 64), k=3))
+    monkeypatch.undo()
+    assert run.params["objects"] is None and run.params["background"] is not None
+    for pin, score in zip(run.results["pin"], run.results["score"], strict=True):
+        v = explain(store, ExplainRequest(run.run_id, pin)).visual
+        assert v is not None and v.matched_region is not None and v.object_cosine is None
+        assert v.similarity == pytest.approx(score, abs=1e-4)

@@ -563,9 +563,10 @@ def search(store: Store, request: SearchRequest, reporter: Reporter = SILENT) ->
     }
     if req.crop is not None and space.kind == BUILTIN:
         # How the crop's scores were made: its background's weight, and the weight of the
-        # object term (best region cosine + objects x best object cosine when it shows one).
+        # object term (best region cosine + objects x best object cosine when it shows one;
+        # None: a space indexed without object proposals, scored by regions only).
         params["background"] = BACKGROUND_WEIGHT
-        params["objects"] = OBJECT_WEIGHT
+        params["objects"] = OBJECT_WEIGHT if space.has_objects else None
     label = req.pin if req.pin is not None else Path(str(req.image)).name
     info = {"excluded_self": found.excluded_self, "excluded_duplicates": found.excluded_duplicates}
     return _store_ranking(
