@@ -219,9 +219,9 @@ class WorkbenchApp(App[None]):
             self.notify(problem, title="Settings", severity="warning", markup=False)
         self.switch_mode("datasets")
         self.refresh_datasets()
-        self.call_after_refresh(self.warm_imports)
         if os.environ.get("WORKBENCH_TUI_EXIT_ON_READY"):
             self.call_after_refresh(self._exit_for_benchmark)
+        self.call_after_refresh(self.warm_imports)
 
     def warm_imports(self) -> None:
         """Import :data:`WARM_IMPORTS` in a thread worker (a failure is left for the screen that
