@@ -32,13 +32,18 @@ import argparse
 import csv
 import dataclasses
 import gzip
+import importlib
 import os
+import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from PIL import Image
@@ -351,23 +356,165 @@ def object_queries(cache: Path, objects: list, n: int) -> None:
 
 # -- speed ----------------------------------------------------------------------------------
 
+BASELINE = "63263acb1e5e7af4727e5df693b612fb6d63fff3"
+"""The extraction code before the numba speed path (the reference for identical output)."""
+BASELINE_MODULES = ("foreground", "descriptors", "objects", "embedders")
+
 
 def load() -> str:
     return "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
+def baseline_embedders(commit: str = BASELINE) -> ModuleType:
+    """The ``embedders`` module of ``commit`` (with its own foreground, descriptors and objects
+    modules, read from git) importable beside today's, for same-process comparisons. Kept in
+    the temp dir by commit, so numba's cache serves the next run."""
+    root = Path(tempfile.gettempdir()) / f"workbench-visual-{commit[:12]}"
+    pkg = f"visual_{commit[:12]}"
+    repo = Path(__file__).resolve().parents[1]
+    (root / pkg).mkdir(parents=True, exist_ok=True)
+    (root / pkg / "__init__.py").write_text("")
+    names = "|".join(BASELINE_MODULES)
+    for name in BASELINE_MODULES:
+        text = subprocess.run(
+            ["git", "show", f"{commit}:workbench/engine/visual/{name}.py"],
+            cwd=repo, check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        text = re.sub(rf"workbench\.engine\.visual import ({names})\b", rf"{pkg} import \1", text)
+        text = re.sub(rf"workbench\.engine\.visual\.({names}) import", rf"{pkg}.\1 import", text)
+        target = root / pkg / f"{name}.py"
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module(f"{pkg}.embedders")
+
+
+Extract = Callable[[BuiltinEmbedder, list[Path]], object]
+PATHS: dict[str, Extract] = {
+    "whole image": lambda emb, paths: emb.embed_images(paths),
+    f"whole image + {len(REGION_BOXES)} regions": lambda emb, paths: emb.embed_with_regions(paths),
+    f"whole image + {len(REGION_BOXES)} regions + object proposals (full index)": (
+        lambda emb, paths: emb.embed_for_crops(paths)
+    ),
+}
+
+
 def extraction_speed(paths: list[Path], config: DescriptorConfig, what: str = "") -> None:
-    for regions in (False, True):
+    for part, run in list(PATHS.items())[:2]:
         emb = BuiltinEmbedder(config, workers=2)
         emb.embed_images(paths[:64])  # numba compiled / loaded from cache
         t0 = time.perf_counter()
-        if regions:
-            emb.embed_with_regions(paths)
-        else:
-            emb.embed_images(paths)
+        run(emb, paths)
         dt = time.perf_counter() - t0
-        part = f"whole image + {emb.n_regions} regions" if regions else "whole image"
         print(f"extraction{what}, {part}, 2 threads: {len(paths) / dt:.0f} images/s ({load()})")
+
+
+def speed_path(paths: list[Path], rounds: int, commit: str = BASELINE) -> None:
+    """Images/s of today's extraction and of ``commit``'s, alternately in this process, for the
+    whole image, with regions, and the full index extraction (regions and object proposals)."""
+    old = baseline_embedders(commit).BuiltinEmbedder(workers=2)
+    new = BuiltinEmbedder(workers=2)
+    for emb in (old, new):
+        emb.embed_for_crops(paths[:64])  # numba compiled / loaded from cache
+    print(f"{len(paths)} images, 2 threads; baseline = commit {commit[:7]}")
+    for r in range(rounds):
+        for part, run in PATHS.items():
+            for name, emb in (("baseline", old), ("today", new)):
+                t0 = time.perf_counter()
+                run(emb, paths)
+                rate = len(paths) / (time.perf_counter() - t0)
+                print(f"round {r + 1}, {part}, {name}: {rate:.0f} images/s ({load()})", flush=True)
+
+
+def _same(a: object, b: object) -> bool:
+    """Bit-identical: arrays by dtype, shape and bytes; tuples and lists item by item."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def synthetic_images(n: int, seed: int = 0) -> list[np.ndarray]:
+    """RGB uint8 arrays of several sizes: noise, flat, gradients with noise, plain backgrounds
+    with a block or a disc on them (every branch of the masks and the proposals)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        h, w = (int(v) for v in rng.integers(8, 97, 2))
+        kind = i % 5
+        if kind == 0:
+            im = rng.integers(0, 256, (h, w, 3))
+        elif kind == 1:
+            im = np.broadcast_to(rng.integers(0, 256, 3), (h, w, 3))
+        else:
+            t = np.linspace(0, 1, w)[None, :, None]
+            bg = rng.integers(0, 256, 3) * (1 - t) + rng.integers(0, 256, 3) * t
+            im = bg + rng.normal(0, 2 + 6 * (kind - 2), (h, w, 3))
+            y0, x0 = int(rng.integers(0, h // 2 + 1)), int(rng.integers(0, w // 2 + 1))
+            yy, xx = np.mgrid[:h, :w]
+            inside = (yy - y0 - h / 4) ** 2 + (xx - x0 - w / 4) ** 2 < (min(h, w) / 5) ** 2
+            if kind == 3:
+                inside = (yy >= y0) & (yy < y0 + h // 3) & (xx >= x0) & (xx < x0 + w // 3)
+            im[inside] = rng.integers(0, 256, 3)
+        out.append(np.clip(im, 0, 255).astype(np.uint8))
+    return out
+
+
+def check_identical(groups: dict[str, list[Path]], arrays: list[np.ndarray], commit: str) -> bool:
+    """Today's extraction against ``commit``'s: vectors, regions, object signatures and boxes
+    of every file, crop queries (region vector and object signature, alpha kept) on random
+    boxes, and the per-array steps (feature table, descriptors, masks, proposals)."""
+    base = baseline_embedders(commit)
+    old_emb, new_emb = base.BuiltinEmbedder(workers=2), BuiltinEmbedder(workers=2)
+    bf, bd, bo = (sys.modules[f"{base.__package__}.{m}"] for m in BASELINE_MODULES[:3])
+    from workbench.engine.visual import descriptors, foreground, objects
+
+    ok = True
+    for what, paths in groups.items():
+        same = _same(old_emb.embed_for_crops(paths), new_emb.embed_for_crops(paths))
+        rng = np.random.default_rng(5)
+        queries = 0
+        for p in paths[:: max(1, len(paths) // 100)]:
+            w, h = Image.open(p).size
+            fw, fh = rng.uniform(0.3, 1.0, 2)
+            box = (rng.uniform(0, w * (1 - fw)), rng.uniform(0, h * (1 - fh)), w * fw, h * fh)
+            for b in (None, box):
+                for bg in (None, 0.5):
+                    a = old_emb.embed_crop_query(p, b, bg)
+                    same = same and _same(a, new_emb.embed_crop_query(p, b, bg))
+                    queries += 1
+        print(f"{what}: {len(paths)} files, {queries} crop queries: "
+              f"{'identical' if same else 'DIFFERENT'}")  # fmt: skip
+        ok = ok and same
+    cfg, old_cfg = descriptors.DescriptorConfig(), bd.DescriptorConfig()
+    rcfg, old_rcfg = descriptors.region_config_for(cfg), bd.region_config_for(old_cfg)
+    same = True
+    for im in arrays:
+        h, w = im.shape[:2]
+        same = same and _same(bf.foreground_mask(im), foreground.foreground_mask(im))
+        alpha = np.full((h, w), 255, np.uint8)
+        alpha[: h // 2] = 0
+        same = same and _same(
+            bf.foreground_weights(im, alpha), foreground.foreground_weights(im, alpha)
+        )
+        fo, fn = bd.integral_features(im, old_cfg), descriptors.integral_features(im, cfg)
+        same = same and _same(fo, fn)
+        boxes = descriptors.region_pixel_boxes(w, h)
+        same = same and _same(
+            bd.describe_boxes(fo, boxes, old_cfg), descriptors.describe_boxes(fn, boxes, cfg)
+        )
+        same = same and _same(
+            bd.describe_boxes(fo, boxes, old_rcfg), descriptors.describe_boxes(fn, boxes, rcfg)
+        )
+        same = same and _same(bo.image_objects(im), objects.image_objects(im))
+        same = same and _same(bo.query_object(im), objects.query_object(im))
+        same = same and _same(bo.query_object(im, alpha), objects.query_object(im, alpha))
+    print(f"{len(arrays)} generated arrays (masks, feature tables, descriptors, proposals): "
+          f"{'identical' if same else 'DIFFERENT'}")  # fmt: skip
+    return ok and same
 
 
 def latency(emoji_cache: Path, paths: list[Path], n_vectors: int, queries: int) -> None:
@@ -427,8 +574,15 @@ def main() -> None:
     parser.add_argument("--latency-only", action="store_true", help="only the query latency")
     parser.add_argument(
         "--speed-only", action="store_true",
-        help="only the extraction speed, of the default and the previous descriptor alternately",
+        help="only the extraction speed: whole image, with regions, with object proposals; "
+        "today's code and --baseline's alternately in one process",
     )  # fmt: skip
+    parser.add_argument(
+        "--check-identical", action="store_true",
+        help="only check that today's extraction gives the same bytes as --baseline's",
+    )  # fmt: skip
+    parser.add_argument("--baseline", default=BASELINE, help="git commit of the reference code")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --speed-only")
     parser.add_argument(
         "--crops-18", action="store_true",
         help="only the crop queries, with the previous 18-region layout (for comparison)",
@@ -458,10 +612,23 @@ def main() -> None:
             latency(emoji_cache, emoji_report[0], 100_000, queries)
             return
         if args.speed_only:
-            paths = emoji_tune[0] + emoji_report[0]
-            for _ in range(2):
-                extraction_speed(paths, DescriptorConfig(), " (default)")
-                extraction_speed(paths, PREVIOUS, " (previous default)")
+            speed_path(emoji_tune[0] + emoji_report[0], args.rounds, args.baseline)
+            scenes, _ = make_scenes(work / "scenes-speed", emoji_report[0], 500)
+            speed_path([p for _, p in scenes], args.rounds, args.baseline)
+            return
+        if args.check_identical:
+            sample = sorted((Path(__file__).resolve().parents[1] / "sample_data").rglob("*.png"))
+            emoji_all = sorted((EMOJI / "png").glob("*.png"))
+            groups = {
+                "sample_data images": sample[::4],
+                "emoji (every 9th file, variants too)": emoji_all[::9],
+                "generated scenes": [
+                    p
+                    for _, p in make_scenes(work / "scenes-check", emoji_report[0], 300, seed=7)[0]
+                ],
+            }
+            if not check_identical(groups, synthetic_images(300), args.baseline):
+                raise SystemExit(1)
             return
         if args.crops_18:
             REGION_BOXES = embedders.REGION_BOXES = embedders.REGION_BOXES[:18]

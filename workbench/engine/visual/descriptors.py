@@ -128,8 +128,9 @@ class DescriptorConfig:
     def version(self) -> str:
         fields = self.to_json()
         if self.rgb_bins and self.rgb_foreground:
-            # The foreground mask's thresholds are part of the descriptor.
+            # The foreground mask (its algorithm and thresholds) is part of the descriptor.
             fields["foreground"] = [
+                foreground.MASK_VERSION,
                 foreground.BORDER,
                 foreground.UNIFORM_SHARE,
                 foreground.NEAR,
