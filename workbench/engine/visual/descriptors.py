@@ -182,11 +182,13 @@ def _integral_kernel(
     weight: np.ndarray,
     rgb_bins: int,
     rgb_weight: np.ndarray,
-) -> np.ndarray:
+    feat: np.ndarray,
+) -> None:
+    """The summed-area table of ``rgb`` into ``feat`` [h+1, w+1, channels] (every value is
+    written; see :func:`integral_features`)."""
     h, w = rgb.shape[0], rgb.shape[1]
     n_col = n_l * n_a * n_b
     n_ch = n_col + n_orient + 3
-    n_table = n_ch + (2 if rgb_bins > 0 else 0)
     lab = np.empty((h, w, 3), dtype=np.float64)
     for y in range(h):
         for x in range(w):
@@ -203,12 +205,11 @@ def _integral_kernel(
             lab[y, x, 0] = 116.0 * fy - 16.0
             lab[y, x, 1] = 500.0 * (fx - fy)
             lab[y, x, 2] = 200.0 * (fy - fz)
-    # float32 halves the memory traffic; sums stay far inside float32's exact range here.
-    feat = np.empty((h + 1, w + 1, n_table), dtype=np.float32)
     feat[0, :, :] = 0.0
     feat[:, 0, :] = 0.0
     px = np.zeros(n_ch, dtype=np.float32)
     run = np.empty(n_ch, dtype=np.float32)
+    touched = np.empty(10, dtype=np.int64)
     l_step = 100.0 / max(n_l - 1, 1)
     ab_step = 2.0 * ab_range / max(n_a - 1, 1)
     b_step = 2.0 * ab_range / max(n_b - 1, 1)
@@ -219,6 +220,7 @@ def _integral_kernel(
         yp = min(y + 1, h - 1)
         run[:] = 0.0
         for x in range(w):
+            n_touched = 0
             lv = lab[y, x, 0]
             av = lab[y, x, 1]
             bv = lab[y, x, 2]
@@ -235,6 +237,8 @@ def _integral_kernel(
                             ib + db, n_b - 1
                         )
                         px[idx] += fl * fa * fb
+                        touched[n_touched] = idx
+                        n_touched += 1
             xm = max(x - 1, 0)
             xp = min(x + 1, w - 1)
             gx = lab[y, xp, 0] - lab[y, xm, 0]
@@ -255,6 +259,9 @@ def _integral_kernel(
                 i1 = (i0 + 1) % n_orient
                 px[n_col + i0] += mag * (1.0 - frac)
                 px[n_col + i1] += mag * frac
+                touched[n_touched] = n_col + i0
+                touched[n_touched + 1] = n_col + i1
+                n_touched += 2
             px[n_col + n_orient] = lv
             px[n_col + n_orient + 1] = av
             px[n_col + n_orient + 2] = bv
@@ -263,10 +270,17 @@ def _integral_kernel(
             above = feat[y, x + 1]
             out = feat[y + 1, x + 1]
             wt = weight[y, x]
-            for c in range(n_ch):
+            # Only the touched channels of px are non-zero: adding 0 * wt to the others would
+            # leave their running sums as they are.
+            for t in range(n_touched):
+                c = touched[t]
                 run[c] += px[c] * wt
-                out[c] = run[c] + above[c]
                 px[c] = 0.0
+            for c in range(n_col + n_orient, n_ch):
+                run[c] += px[c] * wt
+                px[c] = 0.0
+            for c in range(n_ch):
+                out[c] = run[c] + above[c]
             if rgb_bins > 0:
                 # Per-pixel (not summed): the joint RGB bin and the pixel's weight in it.
                 q0 = (int(rgb[y, x, 0]) * rgb_bins) // 256
@@ -274,25 +288,36 @@ def _integral_kernel(
                 q2 = (int(rgb[y, x, 2]) * rgb_bins) // 256
                 out[n_ch] = (q0 * rgb_bins + q1) * rgb_bins + q2
                 out[n_ch + 1] = wt * rgb_weight[y, x]
-    return feat
 
 
 def integral_features(
-    rgb: np.ndarray, cfg: DescriptorConfig, weight: np.ndarray | None = None
+    rgb: np.ndarray,
+    cfg: DescriptorConfig,
+    weight: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Summed-area table [h+1, w+1, channels] of the per-pixel features of an RGB uint8 image,
     each pixel counted with ``weight`` [h, w] (default 1). With ``cfg.rgb_bins`` two more
     channels hold each pixel's joint RGB bin and its weight for the fine colour block (the
-    pixel's ``weight`` times its foreground mask value when ``cfg.rgb_foreground``)."""
+    pixel's ``weight`` times its foreground mask value when ``cfg.rgb_foreground``).
+
+    ``out``: a float32 buffer of that shape to write the table into (an extraction loop reuses
+    one: the first touches of a fresh 2 MB table cost more than computing it); ignored when
+    its shape differs."""
     n_l, n_a, n_b = cfg.lab_bins
+    h, w = rgb.shape[0], rgb.shape[1]
     if weight is None:
-        weight = np.ones(rgb.shape[:2], dtype=np.float32)
+        weight = np.ones((h, w), dtype=np.float32)
     rgb_weight = None
     if cfg.rgb_bins and cfg.rgb_foreground:
         rgb_weight = foreground.foreground_mask(np.asarray(rgb, dtype=np.uint8))
     if rgb_weight is None:
-        rgb_weight = np.ones(rgb.shape[:2], dtype=np.float32)
-    return _integral_kernel(
+        rgb_weight = np.ones((h, w), dtype=np.float32)
+    shape = (h + 1, w + 1, cfg.channels)
+    if out is None or out.shape != shape or out.dtype != np.float32:
+        # float32 halves the memory traffic; sums stay far inside float32's exact range here.
+        out = np.empty(shape, dtype=np.float32)
+    _integral_kernel(
         np.ascontiguousarray(rgb, dtype=np.uint8),
         _LINEAR_LUT,
         n_l,
@@ -304,7 +329,9 @@ def integral_features(
         np.ascontiguousarray(weight, dtype=np.float32),
         cfg.rgb_bins,
         np.ascontiguousarray(rgb_weight, dtype=np.float32),
+        out,
     )
+    return out
 
 
 @numba.njit(cache=True, nogil=True)

@@ -182,6 +182,7 @@ class BuiltinEmbedder(Embedder):
         self.workers = workers or default_workers()
         self.chunk = max(1, chunk)
         self.region_boxes = REGION_BOXES
+        self._scratch = threading.local()  # each extraction thread's feature table buffer
 
     @property
     def n_regions(self) -> int:
@@ -197,7 +198,8 @@ class BuiltinEmbedder(Embedder):
         self, path: PathLike, regions: bool, with_objects: bool
     ) -> tuple[np.ndarray, np.ndarray | None, Objects | None]:
         rgb = load_rgb(path, self.config.area)
-        feat = integral_features(rgb, self.config)
+        feat = integral_features(rgb, self.config, out=getattr(self._scratch, "table", None))
+        self._scratch.table = feat
         h, w = rgb.shape[:2]
         whole = describe_boxes(feat, np.array([[0.0, 0.0, w, h]]), self.config)[0]
         parts = None

@@ -24,6 +24,7 @@ built-in descriptor's internals: an image is RGB pixels in, signatures out.
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -73,42 +74,59 @@ def _fit(
     ys: np.ndarray,
     xs: np.ndarray,
     use: np.ndarray,
+    n: int,
+    us: np.ndarray,
+    vs: np.ndarray,
     x0: int,
     y0: int,
-    w: int,
-    h: int,
-) -> np.ndarray:
-    """Least-squares colour plane c(u, v) = p0 + p1 u + p2 v over the frame pixels in ``use``
-    (u, v: position in the window in 0..1); the 3x3 coefficients (rows p0, p1, p2), zeros
-    when the frame is degenerate."""
-    a = np.zeros((3, 3))
-    b = np.zeros((3, 3))
-    for i in range(ys.shape[0]):
+    a: np.ndarray,
+    b: np.ndarray,
+    inv: np.ndarray,
+    p: np.ndarray,
+) -> None:
+    """Least-squares colour plane c(u, v) = p0 + p1 u + p2 v over the first ``n`` frame
+    pixels in ``use`` (u, v: position in the window in 0..1, ``us``/``vs`` by column/row of
+    the window); the 3x3 coefficients (rows p0, p1, p2) into ``p``, zeros when the frame is
+    degenerate. ``a``, ``b``, ``inv``: 3x3 work arrays."""
+    # Sums in locals (not in the arrays): the same additions in the same order, in registers.
+    a00 = a01 = a02 = a11 = a12 = a22 = 0.0
+    b00 = b01 = b02 = b10 = b11 = b12 = b20 = b21 = b22 = 0.0
+    for i in range(n):
         if not use[i]:
             continue
-        u = (xs[i] - x0 + 0.5) / w
-        v = (ys[i] - y0 + 0.5) / h
-        a[0, 0] += 1.0
-        a[0, 1] += u
-        a[0, 2] += v
-        a[1, 1] += u * u
-        a[1, 2] += u * v
-        a[2, 2] += v * v
-        for c in range(3):
-            val = rgb[ys[i], xs[i], c]
-            b[0, c] += val
-            b[1, c] += u * val
-            b[2, c] += v * val
+        u = us[xs[i] - x0]
+        v = vs[ys[i] - y0]
+        a00 += 1.0
+        a01 += u
+        a02 += v
+        a11 += u * u
+        a12 += u * v
+        a22 += v * v
+        r = rgb[ys[i], xs[i], 0]
+        g = rgb[ys[i], xs[i], 1]
+        bl = rgb[ys[i], xs[i], 2]
+        b00 += r
+        b10 += u * r
+        b20 += v * r
+        b01 += g
+        b11 += u * g
+        b21 += v * g
+        b02 += bl
+        b12 += u * bl
+        b22 += v * bl
+    a[0, 0], a[0, 1], a[0, 2], a[1, 1], a[1, 2], a[2, 2] = a00, a01, a02, a11, a12, a22
+    b[0, 0], b[0, 1], b[0, 2] = b00, b01, b02
+    b[1, 0], b[1, 1], b[1, 2] = b10, b11, b12
+    b[2, 0], b[2, 1], b[2, 2] = b20, b21, b22
     a[1, 0], a[2, 0], a[2, 1] = a[0, 1], a[0, 2], a[1, 2]
     # Inverse of the symmetric 3x3 normal matrix by its adjugate.
     c00 = a[1, 1] * a[2, 2] - a[1, 2] * a[2, 1]
     c01 = a[1, 2] * a[2, 0] - a[1, 0] * a[2, 2]
     c02 = a[1, 0] * a[2, 1] - a[1, 1] * a[2, 0]
     det = a[0, 0] * c00 + a[0, 1] * c01 + a[0, 2] * c02
-    p = np.zeros((3, 3))
+    p[:] = 0.0
     if abs(det) < 1e-9:
-        return p
-    inv = np.empty((3, 3))
+        return
     inv[0, 0] = c00
     inv[0, 1] = a[0, 2] * a[2, 1] - a[0, 1] * a[2, 2]
     inv[0, 2] = a[0, 1] * a[1, 2] - a[0, 2] * a[1, 1]
@@ -121,21 +139,80 @@ def _fit(
     for r in range(3):
         for c in range(3):
             p[r, c] = (inv[r, 0] * b[0, c] + inv[r, 1] * b[1, c] + inv[r, 2] * b[2, c]) / det
-    return p
 
 
 @numba.njit(cache=True, nogil=True)
-def _residual2(
-    rgb: np.ndarray, y: int, x: int, p: np.ndarray, x0: int, y0: int, w: int, h: int
-) -> float:
-    """Squared RGB distance of pixel (y, x) from the window's background plane."""
-    u = (x - x0 + 0.5) / w
-    v = (y - y0 + 0.5) / h
+def _residual2(rgb: np.ndarray, y: int, x: int, p: np.ndarray, u: float, v: float) -> float:
+    """Squared RGB distance of pixel (y, x), at (u, v) in its window, from the window's
+    background plane ``p``."""
     s = 0.0
     for c in range(3):
         d = rgb[y, x, c] - (p[0, c] + p[1, c] * u + p[2, c] * v)
         s += d * d
     return s
+
+
+@numba.njit(cache=True, nogil=True)
+def _select(v: np.ndarray, k: int) -> float:
+    """The k-th smallest value of ``v`` (as ``np.sort(v)[k]``; ``v`` is reordered): Hoare's
+    selection, linear on average."""
+    lo, hi = 0, v.shape[0] - 1
+    while lo < hi:
+        pivot = v[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while v[i] < pivot:
+                i += 1
+            while v[j] > pivot:
+                j -= 1
+            if i <= j:
+                v[i], v[j] = v[j], v[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return v[k]
+
+
+class _Work(NamedTuple):
+    """Work arrays of the window scan, allocated once per image (sized for its largest
+    window): frame pixels, their residuals, window positions, the 3x3 fit."""
+
+    ys: np.ndarray
+    xs: np.ndarray
+    use: np.ndarray
+    d: np.ndarray
+    cut: np.ndarray
+    us: np.ndarray
+    vs: np.ndarray
+    cols: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    inv: np.ndarray
+    p: np.ndarray
+
+
+@numba.njit(cache=True, nogil=True)
+def _work(h: int, w: int) -> _Work:
+    n = 2 * h + 2 * w
+    return _Work(
+        np.empty(n, np.int64),
+        np.empty(n, np.int64),
+        np.empty(n, np.bool_),
+        np.empty(n),
+        np.empty(n),
+        np.empty(w),
+        np.empty(h),
+        np.empty((w, 3)),
+        np.empty((3, 3)),
+        np.empty((3, 3)),
+        np.empty((3, 3)),
+        np.empty((3, 3)),
+    )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -151,44 +228,67 @@ def _window_mask(
     fit_share: float,
     mask: np.ndarray,
     box: np.ndarray,
+    work: _Work,
 ) -> float:
     """Foreground of the window (x0, y0, w, h) into ``mask[:h, :w]`` and the bounding box of
     mask > 0.5 into ``box`` (x0, y0, x1, y1, window coordinates); returns the mean mask, or
-    -1 when the window's frame is not a smooth background."""
+    -1 when the window's frame is not a smooth background. ``work``: :func:`_work` arrays of
+    at least this window's size."""
     b = max(1, min(frame, w // 4, h // 4))
     n = 2 * b * w + 2 * b * (h - 2 * b)
-    ys = np.empty(n, np.int64)
-    xs = np.empty(n, np.int64)
+    ys, xs, use, d, p = work.ys, work.xs, work.use, work.d, work.p
+    us, vs = work.us, work.vs
+    for x in range(w):
+        us[x] = (x + 0.5) / w
+    for y in range(h):
+        vs[y] = (y + 0.5) / h
+    # The frame, row by row: whole rows at the top and bottom, b pixels each side between.
     i = 0
     for y in range(y0, y0 + h):
-        inner = b <= y - y0 < h - b
-        for x in range(x0, x0 + w):
-            if inner and b <= x - x0 < w - b:
-                continue
-            ys[i] = y
-            xs[i] = x
-            i += 1
-    use = np.ones(n, np.bool_)
-    p = _fit(rgb, ys, xs, use, x0, y0, w, h)
-    d = np.empty(n)
+        if b <= y - y0 < h - b:
+            for x in range(x0, x0 + b):
+                ys[i], xs[i] = y, x
+                i += 1
+            for x in range(x0 + w - b, x0 + w):
+                ys[i], xs[i] = y, x
+                i += 1
+        else:
+            for x in range(x0, x0 + w):
+                ys[i], xs[i] = y, x
+                i += 1
+    use[:n] = True
+    _fit(rgb, ys, xs, use, n, us, vs, x0, y0, work.a, work.b, work.inv, p)
     for i in range(n):
-        d[i] = _residual2(rgb, ys[i], xs[i], p, x0, y0, w, h)
-    cut = np.sort(d)[min(n - 1, int(fit_share * n))]
+        d[i] = _residual2(rgb, ys[i], xs[i], p, us[xs[i] - x0], vs[ys[i] - y0])
+    srt = work.cut[:n]
+    srt[:] = d[:n]
+    cut = _select(srt, min(n - 1, int(fit_share * n)))
     for i in range(n):
         use[i] = d[i] <= cut
-    p = _fit(rgb, ys, xs, use, x0, y0, w, h)
+    _fit(rgb, ys, xs, use, n, us, vs, x0, y0, work.a, work.b, work.inv, p)
     near2 = near * near
     near_count = 0
     for i in range(n):
-        if _residual2(rgb, ys[i], xs[i], p, x0, y0, w, h) <= near2:
+        if _residual2(rgb, ys[i], xs[i], p, us[xs[i] - x0], vs[ys[i] - y0]) <= near2:
             near_count += 1
     if near_count < fit_share * n:
         return -1.0
+    # The plane p0 + p1 u + p2 v as (p0 + p1 u) by column plus p2 v by row: the same sums.
+    cols = work.cols
+    for x in range(w):
+        for c in range(3):
+            cols[x, c] = p[0, c] + p[1, c] * us[x]
+    p20, p21, p22 = p[2, 0], p[2, 1], p[2, 2]
     bx0, by0, bx1, by1 = w, h, -1, -1
     total = 0.0
     for y in range(h):
+        v = vs[y]
+        t0, t1, t2 = p20 * v, p21 * v, p22 * v
         for x in range(w):
-            r2 = _residual2(rgb, y0 + y, x0 + x, p, x0, y0, w, h)
+            d0 = rgb[y0 + y, x0 + x, 0] - (cols[x, 0] + t0)
+            d1 = rgb[y0 + y, x0 + x, 1] - (cols[x, 1] + t1)
+            d2 = rgb[y0 + y, x0 + x, 2] - (cols[x, 2] + t2)
+            r2 = d0 * d0 + d1 * d1 + d2 * d2
             if r2 <= near2:
                 mask[y, x] = 0.0
                 continue
@@ -328,10 +428,11 @@ def _proposals(
     boxes = np.zeros((windows.shape[0], 4), np.int64)
     mask = np.zeros((h_img, w_img))
     box = np.zeros(4, np.int64)
+    work = _work(h_img, w_img)
     n = 0
     for i in range(windows.shape[0]):
         x0, y0, w, h = windows[i, 0], windows[i, 1], windows[i, 2], windows[i, 3]
-        share = _window_mask(rgb, x0, y0, w, h, frame, near, far, fit_share, mask, box)
+        share = _window_mask(rgb, x0, y0, w, h, frame, near, far, fit_share, mask, box, work)
         bx0, by0, bx1, by1 = box[0], box[1], box[2], box[3]
         if share < min_share or share > max_share or bx1 - bx0 < 2 or by1 - by0 < 2:
             continue
@@ -419,7 +520,7 @@ def query_object(rgb: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray
     else:
         mask = np.zeros((h, w))
         box = np.zeros(4, np.int64)
-        share = _window_mask(data, 0, 0, w, h, FRAME, NEAR, FAR, FIT_SHARE, mask, box)
+        share = _window_mask(data, 0, 0, w, h, FRAME, NEAR, FAR, FIT_SHARE, mask, box, _work(h, w))
         bx0, by0, bx1, by1 = (int(v) for v in box)
     if share < MIN_SHARE or share > MAX_SHARE or bx1 - bx0 < 2 or by1 - by0 < 2:
         return None
