@@ -438,8 +438,8 @@ def _same(a: object, b: object) -> bool:
 
 
 def synthetic_images(n: int, seed: int = 0) -> list[np.ndarray]:
-    """RGB uint8 arrays of several sizes: noise, flat, gradients with noise, plain backgrounds
-    with a block or a disc on them (every branch of the masks and the proposals)."""
+    """RGB uint8 arrays of several sizes: noise, flat, plain or gradient backgrounds with noise
+    and a disc or a block on them (every branch of the masks and the proposals)."""
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
@@ -451,7 +451,9 @@ def synthetic_images(n: int, seed: int = 0) -> list[np.ndarray]:
             im = np.broadcast_to(rng.integers(0, 256, 3), (h, w, 3))
         else:
             t = np.linspace(0, 1, w)[None, :, None]
-            bg = rng.integers(0, 256, 3) * (1 - t) + rng.integers(0, 256, 3) * t
+            c0 = rng.integers(0, 256, 3)
+            c1 = c0 if kind == 2 else rng.integers(0, 256, 3)  # kind 2: a plain background
+            bg = c0 * (1 - t) + c1 * t
             im = bg + rng.normal(0, 2 + 6 * (kind - 2), (h, w, 3))
             y0, x0 = int(rng.integers(0, h // 2 + 1)), int(rng.integers(0, w // 2 + 1))
             yy, xx = np.mgrid[:h, :w]

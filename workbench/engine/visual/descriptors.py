@@ -30,8 +30,10 @@ punish the misalignment. Optional PCA whitening fitted on a dataset lives in
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -192,6 +194,16 @@ def _integral_kernel(
     lab = np.empty((h, w, 3), dtype=np.float64)
     for y in range(h):
         for x in range(w):
+            if x > 0 and (
+                rgb[y, x, 0] == rgb[y, x - 1, 0]
+                and rgb[y, x, 1] == rgb[y, x - 1, 1]
+                and rgb[y, x, 2] == rgb[y, x - 1, 2]
+            ):
+                # A run of one colour (plain backgrounds and fills): the same Lab values.
+                lab[y, x, 0] = lab[y, x - 1, 0]
+                lab[y, x, 1] = lab[y, x - 1, 1]
+                lab[y, x, 2] = lab[y, x - 1, 2]
+                continue
             r = lut[rgb[y, x, 0]]
             g = lut[rgb[y, x, 1]]
             b = lut[rgb[y, x, 2]]
@@ -538,6 +550,7 @@ def _describe_kernel(
         _normalise(vec[0:c])
 
 
+@functools.lru_cache(maxsize=64)
 def _weights(cfg: DescriptorConfig) -> tuple[float, float, float, float]:
     """Square roots of the block weights' shares (colour, gradient, tiny, fine colour); a block
     that is absent from the layout takes no share."""
@@ -554,21 +567,41 @@ def _weights(cfg: DescriptorConfig) -> tuple[float, float, float, float]:
     return float(raw[0]), float(raw[1]), float(raw[2]), float(raw[3])
 
 
+@functools.lru_cache(maxsize=64)
+def _grids(cfg: DescriptorConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The colour and gradient grids of a layout as the kernel takes them (read-only)."""
+    colour = np.asarray(cfg.colour_grids, dtype=np.int64)
+    hog = np.asarray(cfg.hog_grids, dtype=np.int64)
+    colour.flags.writeable = hog.flags.writeable = False
+    return colour, hog
+
+
+_scratch = threading.local()  # each thread's float64 work rows of describe_boxes
+
+
 def describe_boxes(feat: np.ndarray, boxes: np.ndarray, cfg: DescriptorConfig) -> np.ndarray:
     """Descriptors [len(boxes), dim] (float32, unit norm) of pixel boxes (x0, y0, x1, y1)."""
     boxes = np.ascontiguousarray(boxes, dtype=np.float64).reshape(-1, 4)
     if feat.shape[2] < cfg.channels:
         raise ValueError(f"the feature table has {feat.shape[2]} channels, the layout needs "
                          f"{cfg.channels}")  # fmt: skip
-    out = np.zeros((boxes.shape[0], cfg.dim), dtype=np.float64)
+    # The kernel works in float64 in rows kept per thread (fresh pages cost more than the
+    # work here); every value of the rows it is given is written.
+    size = boxes.shape[0] * cfg.dim
+    work = getattr(_scratch, "rows", None)
+    if work is None or work.size < size:
+        work = _scratch.rows = np.empty(size, dtype=np.float64)
+    out = work[:size].reshape(boxes.shape[0], cfg.dim)
+    out[:] = 0.0
     wc, wg, wt, wr = _weights(cfg)
+    colour_grids, hog_grids = _grids(cfg)
     _describe_kernel(
         feat,
         boxes,
         cfg.n_colour,
         cfg.orientations,
-        np.asarray(cfg.colour_grids, dtype=np.int64),
-        np.asarray(cfg.hog_grids, dtype=np.int64),
+        colour_grids,
+        hog_grids,
         float(cfg.hog_clip),
         cfg.tiny_grid,
         cfg.tiny_colour_grid,

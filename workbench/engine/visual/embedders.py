@@ -231,6 +231,8 @@ class BuiltinEmbedder(Embedder):
 
         ok, failed = run_chunks(n, one, self.workers, self.chunk, reporter)
         kept = [found[i] for i in np.flatnonzero(ok)] if with_objects else []
+        if not failed:  # no copy of the (large) region table when every image was read
+            return out, reg, kept, failed
         return out[ok], (reg[ok] if reg is not None else None), kept, failed
 
     def embed_images(
