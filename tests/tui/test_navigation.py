@@ -43,7 +43,8 @@ async def test_screen_keys_inside_a_text_box(mini_store: Store, make_app: MakeAp
         await pilot.press("alt+3")
         await settle(pilot)
         assert app.current_mode == "recommend"
-        await pilot.press("backspace")  # back to where we came from
+        assert app.screen.query_one("#rec-pins", Input).has_focus  # arrived ready to type
+        await pilot.press("escape", "backspace")  # out of the box; back to where we came from
         await settle(pilot)
         assert app.current_mode == "explore"
 
@@ -301,3 +302,39 @@ async def test_runs_filters_belong_to_a_dataset(
         app.dataset = "mini"
         await settle(pilot)
         assert box.value == "alpha=0.5"
+
+
+async def test_explain_panel_shows_the_parts_of_an_object_crop_score(
+    mini_store: Store, make_app: MakeApp
+) -> None:
+    """A crop that shows an object scores region cosine + weight x object cosine: the panel
+    names the region's cosine as such and adds the object's cosine and where it was found."""
+    app = make_app(mini_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        panel = ExplainPanel()
+        await app.screen.mount(panel)
+        visual = {"similarity": 0.81, "distance": 0.19, "crop": [0, 0, 16, 16],
+                  "matched_region": [4, 4, 20, 20], "object_weight": 4.0,
+                  "object_cosine": 0.9557, "object_box": [12, 3, 36, 37]}  # fmt: skip
+        data = {"algorithm": "visual:builtin", "score": 4.6328, "pin": "p00", "visual": visual}
+        panel.show(data)
+        await pilot.pause()
+        text = _summary_text(panel)
+        assert "Region cosine" in text and "0.8100" in text
+        assert "Object cosine   0.9557 (x 4 in the score)" in text
+        assert "Matched object  12,3,36,37" in text
+        panel.show({**data, "visual": {"similarity": 0.9, "distance": 0.1}})  # a whole image
+        await pilot.pause()
+        text = _summary_text(panel)
+        assert "Similarity" in text and "Object" not in text
+
+
+def _summary_text(panel: ExplainPanel) -> str:
+    """The panel's summary grid as plain text."""
+    from rich.console import Console
+    from textual.widgets import Static
+
+    console = Console(width=76, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(panel.query_one("#explain-summary", Static).content)
+    return console.export_text()

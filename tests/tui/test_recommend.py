@@ -36,8 +36,8 @@ async def test_recommend_from_explore(
         assert "unknown pin 'nope'" in str(screen.query_one("#rec-error", Label).render())
         assert list_runs(mini_store) == []
 
-        # A query pin added on Explore arrives in the form.
-        await pilot.press("2")
+        # A query pin added on Explore arrives in the form (Esc first: the query box has focus).
+        await pilot.press("escape", "2")
         await settle(pilot)
         app.screen.query_one("#explore-search", Input).value = "p04"
         await settle(pilot)
@@ -74,3 +74,24 @@ async def test_the_algorithm_list_has_no_loading_entry(
         assert values == list(algorithms()) and select.value == "pixie"
         # the default algorithm's parameter form is shown although the value did not change
         assert len(app.screen.query_one(ParamForm).query(Input)) > 0
+
+
+async def test_typing_on_recommend_goes_into_the_query(
+    mini_store: Store, make_app: Callable[[Store], WorkbenchApp]
+) -> None:
+    """A new user presses 3 and types pin ids: the digits land in the query box (they used to
+    switch screens, because the form's scroll container held the focus)."""
+    app = make_app(mini_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("5", "0", "space", "p", "0", "4")
+        await settle(pilot)
+        assert app.screen is screen
+        assert screen.query_one("#rec-pins", Input).value == "50 p04"
+        # Esc leaves the box; then digits switch screens again.
+        await pilot.press("escape", "7")
+        await settle(pilot)
+        assert app.screen is not screen

@@ -41,8 +41,7 @@ class RecommendScreen(WorkbenchScreen):
             with VerticalScroll(id="recommend-form", classes="panel") as form:
                 form.border_title = "Query and algorithm"
                 yield Select(MODES, value="pins", allow_blank=False, id="rec-mode")
-                yield Input(placeholder="pins: p00042 p00100:2 (id:weight)",
-                            id="rec-pins")  # fmt: skip
+                yield Input(placeholder="pin ids: ID ID:WEIGHT …", id="rec-pins")
                 with Horizontal(id="rec-board-row"):
                     yield Input(placeholder="board id", id="rec-board")
                     yield Select([], prompt="weights", id="rec-weighting")  # fmt: skip
@@ -74,6 +73,9 @@ class RecommendScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         self.query_one("#rec-board-row").display = False
         self.watch(self.app, "query_pins", self._query_pins_changed)
+        # typing goes to the query (a digit there is a pin id, not a screen key); Tab moves on
+        self.query_one("#recommend-form").can_focus = False
+        self.query_one("#rec-pins", Input).focus()
 
         def load(_ctx: JobContext) -> tuple[dict[str, list[Any]], tuple[str, ...]]:
             return svc.algorithms(), svc.BOARD_WEIGHTINGS

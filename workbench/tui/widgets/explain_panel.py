@@ -146,11 +146,19 @@ class ExplainPanel(Vertical):
             grid.add_row("Re-walked", f"{data['steps']:,} steps")
         visual = data.get("visual")
         if isinstance(visual, dict):
-            grid.add_row("Similarity", f"{visual['similarity']:.4f} (distance "
-                                       f"{visual['distance']:.4f})")  # fmt: skip
+            cosine = "Region cosine" if visual.get("matched_region") else "Similarity"
+            grid.add_row(cosine, f"{visual['similarity']:.4f} (distance "
+                                 f"{visual['distance']:.4f})")  # fmt: skip
             for key, label in (("crop", "Query crop"), ("matched_region", "Matched region")):
                 if visual.get(key):
                     grid.add_row(label, ",".join(map(str, visual[key])))
+            if visual.get("object_cosine") is not None:
+                weight = visual["object_weight"]
+                grid.add_row(
+                    "Object cosine", f"{visual['object_cosine']:.4f} (x {weight:g} in the score)"
+                )
+                if visual.get("object_box"):
+                    grid.add_row("Matched object", ",".join(map(str, visual["object_box"])))
         self.query_one("#explain-summary", Static).update(grid)
         self.query_one("#explain-notes", Static).update(
             "\n".join(f"· {note}" for note in data.get("notes", []))
