@@ -13,6 +13,7 @@ The CLI and the TUI's parameter form both use :func:`param_fields` and :func:`pa
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import typing
 from abc import ABC, abstractmethod
@@ -337,9 +338,14 @@ def algorithm(name: str) -> type[Recommender]:
 
 def param_fields(algo: str) -> list[ParamField]:
     """The parameters of algorithm ``algo``: name, type, default, range or choices, help."""
-    params = algorithm(algo).Params
+    return list(_fields_of(algorithm(algo).Params))
+
+
+@functools.cache
+def _fields_of(params: type) -> tuple[ParamField, ...]:
+    """Read once per parameter class: resolving the type hints costs ~0.7 ms a call."""
     hints = typing.get_type_hints(params)
-    return [
+    return tuple(
         ParamField(
             name=f.name,
             type=hints[f.name],
@@ -349,7 +355,7 @@ def param_fields(algo: str) -> list[ParamField]:
             help=f.metadata.get("help", ""),
         )
         for f in dataclasses.fields(params)
-    ]
+    )
 
 
 _TRUE = ("true", "1", "yes", "on")
