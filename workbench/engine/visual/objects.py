@@ -370,14 +370,22 @@ def _signature(
     for y in range(patch):
         for x in range(patch):
             lum[y, x] = 0.299 * p[y, x, 0] + 0.587 * p[y, x, 1] + 0.114 * p[y, x, 2]
+    # Layout cell (4x4) and gradient cell (2x2) of each patch row or column.
+    cells = np.empty(patch, np.int64)
+    halves = np.empty(patch, np.int64)
+    for i in range(patch):
+        cells[i] = min(3, int(i / cell))
+        halves[i] = min(1, int(2 * i / patch))
     for y in range(patch):
         for x in range(patch):
             m = p[y, x, 3]
+            if m == 0.0:
+                continue  # background: it would add zero to every sum
             code = 0
             for c in range(3):
                 code = code * 4 + min(3, max(0, int(p[y, x, c]) // 64))
             colour[code] += m
-            k = min(3, int(y / cell)) * 4 + min(3, int(x / cell))
+            k = cells[y] * 4 + cells[x]
             share[k] += m
             for c in range(3):
                 layout[k * 3 + c] += m * p[y, x, c]
@@ -392,7 +400,7 @@ def _signature(
                 if ang < 0.0:
                     ang += np.pi
                 ob = min(7, int(ang / np.pi * 8.0))
-                g = (min(1, int(2 * y / patch)) * 2 + min(1, int(2 * x / patch))) * 8 + ob
+                g = (halves[y] * 2 + halves[x]) * 8 + ob
                 gradient[g] += mag
     for k in range(16):
         for c in range(3):
