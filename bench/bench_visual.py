@@ -2,6 +2,8 @@
 
 Usage: .venv/bin/python bench/bench_visual.py [--quick] [--skip-latency] [--tune-only]
        [--seeds 0,1,2]
+       .venv/bin/python bench/bench_visual.py --speed-only [--rounds 3] [--baseline COMMIT]
+       .venv/bin/python bench/bench_visual.py --check-identical [--baseline COMMIT]
 
 Data: ../shared/data/emoji-google-64 (base emoji only, label = subcategory) and
 ../shared/data/mnist-t10k (label = digit). Each set is split BY LABEL with a fixed seed (0) into a
@@ -23,7 +25,11 @@ Crop queries (scenes are made from the reporting half's emoji): random crops cov
 an emoji; the box of an emoji pasted into a generated scene; and the emoji file itself (a
 transparent object, composited on white) -> a scene that contains it. Hit = in the top 10.
 Speed: extraction images/s on the 64-px emoji PNGs with 2 threads (load average printed), and
-query latency over 100k vectors.
+query latency over 100k vectors. --speed-only times the whole image, the whole image with its
+regions, and the full index extraction (regions and object proposals) of today's code and of
+the code of a baseline commit (read from git, imported beside today's), alternately in one
+process, on the 1,911 base emoji and on 500 generated scenes. --check-identical compares the
+two codes' output byte for byte (vectors, regions, proposals, crop queries, masks, tables).
 """
 
 from __future__ import annotations
