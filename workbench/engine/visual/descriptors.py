@@ -577,6 +577,8 @@ def _grids(cfg: DescriptorConfig) -> tuple[np.ndarray, np.ndarray]:
 
 
 _scratch = threading.local()  # each thread's float64 work rows of describe_boxes
+_KEEP_ROWS = 1 << 18
+"""Values of work rows kept per thread (2 MB); a larger call gets rows of its own."""
 
 
 def describe_boxes(feat: np.ndarray, boxes: np.ndarray, cfg: DescriptorConfig) -> np.ndarray:
@@ -590,7 +592,9 @@ def describe_boxes(feat: np.ndarray, boxes: np.ndarray, cfg: DescriptorConfig) -
     size = boxes.shape[0] * cfg.dim
     work = getattr(_scratch, "rows", None)
     if work is None or work.size < size:
-        work = _scratch.rows = np.empty(size, dtype=np.float64)
+        work = np.empty(size, dtype=np.float64)
+        if size <= _KEEP_ROWS:
+            _scratch.rows = work
     out = work[:size].reshape(boxes.shape[0], cfg.dim)
     out[:] = 0.0
     wc, wg, wt, wr = _weights(cfg)
