@@ -417,16 +417,18 @@ def extraction_speed(paths: list[Path], config: DescriptorConfig, what: str = ""
 
 
 def speed_path(paths: list[Path], rounds: int, commit: str = BASELINE) -> None:
-    """Images/s of today's extraction and of ``commit``'s, alternately in this process, for the
-    whole image, with regions, and the full index extraction (regions and object proposals)."""
+    """Images/s of today's extraction and of ``commit``'s, alternately in this process (who
+    goes first alternates by round), for the whole image, with regions, and the full index
+    extraction (regions and object proposals)."""
     old = baseline_embedders(commit).BuiltinEmbedder(workers=2)
     new = BuiltinEmbedder(workers=2)
     for emb in (old, new):
         emb.embed_for_crops(paths[:64])  # numba compiled / loaded from cache
     print(f"{len(paths)} images, 2 threads; baseline = commit {commit[:7]}")
+    order = (("baseline", old), ("today", new))
     for r in range(rounds):
         for part, run in PATHS.items():
-            for name, emb in (("baseline", old), ("today", new)):
+            for name, emb in order if r % 2 == 0 else order[::-1]:  # who goes first alternates
                 t0 = time.perf_counter()
                 run(emb, paths)
                 rate = len(paths) / (time.perf_counter() - t0)
