@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 
@@ -129,3 +130,31 @@ def test_two_threads_give_the_bytes_of_one(tmp_path: Path) -> None:
     for (sa, ba), (sb, bb) in zip(one[2], two[2], strict=True):
         assert _same(sa, sb) and _same(ba, bb)
     assert sum(s.shape[0] for s, _ in one[2]) > 0  # proposals were compared, not only empties
+
+
+@numba.njit(cache=True)
+def _arctan2_bin(gx: float, gy: float) -> int:
+    """The orientation bin as the signature computed it before, in numba as it was (numpy's
+    own arctan2 differs from it in the last bit on some vectors)."""
+    ang = np.arctan2(gy, gx)
+    if ang < 0.0:
+        ang += np.pi
+    return min(7, int(ang / np.pi * 8.0))
+
+
+def test_orientation_bins_are_the_arctan2_bins() -> None:
+    rng = np.random.default_rng(2)
+    scale = 10 ** rng.uniform(-3, 3, 4000)
+    vectors = list(zip(rng.normal(size=4000) * scale, rng.normal(size=4000) * scale, strict=True))
+    # On, and 1e-17..1e-6 rad beside, every bin boundary of both half planes; the axes;
+    # half-integer lightness differences (what the patch gives).
+    for k in range(17):
+        for d in (0.0, *np.logspace(-17, -6, 12), *-np.logspace(-17, -6, 12)):
+            a, r = k * np.pi / 8 + d, float(10 ** rng.uniform(-2, 2))
+            x, y = r * np.cos(a), r * np.sin(a)
+            vectors += [(x, y), (float(np.nextafter(x, np.inf)), y)]
+    vectors += [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0), (-3.0, 0.0)]
+    half = np.arange(-20, 21) / 2.0
+    vectors += [(float(x), float(y)) for x in half for y in half if x or y]
+    for gx, gy in vectors:
+        assert objects._orientation_bin(gx, gy) == _arctan2_bin(gx, gy), (gx, gy)
