@@ -389,7 +389,8 @@ def _pool(
 
 
 @numba.njit(cache=True, nogil=True)
-def _normalise(v: np.ndarray) -> None:
+def normalise_in_place(v: np.ndarray) -> None:
+    """Scale ``v`` to unit L2 norm in place (a zero vector stays zero); numba-callable."""
     s = 0.0
     for i in range(v.shape[0]):
         s += v[i] * v[i]
@@ -426,7 +427,7 @@ def _colour_block(feat: np.ndarray, box: np.ndarray, n_col: int, grids: np.ndarr
                 for i in range(n_col):
                     vec[pos + i] = np.sqrt(cell[i] / total) if total > 0.0 else 0.0
                 pos += n_col
-    _normalise(vec[0:pos])
+    normalise_in_place(vec[0:pos])
     return pos
 
 
@@ -452,7 +453,7 @@ def _fine_colour_block(feat: np.ndarray, box: np.ndarray, c0: int, n_bins: int,
     if total > 0.0:
         for i in range(n_bins):
             vec[i] = np.sqrt(vec[i] / total)
-    _normalise(vec[0:n_bins])
+    normalise_in_place(vec[0:n_bins])
     return n_bins
 
 
@@ -470,11 +471,11 @@ def _gradient_block(feat: np.ndarray, box: np.ndarray, c0: int, n_orient: int,
                     vec[pos + i] = np.sqrt(max(cell[i], 0.0))
                 pos += n_orient
     grad = vec[0:pos]
-    _normalise(grad)
+    normalise_in_place(grad)
     if clip > 0.0:
         for i in range(pos):
             grad[i] = min(grad[i], clip)
-        _normalise(grad)
+        normalise_in_place(grad)
     return pos
 
 
@@ -502,7 +503,7 @@ def _tiny_block(feat: np.ndarray, box: np.ndarray, lc: int, grid: int, colour_gr
     mean /= n_l
     for i in range(n_l):
         vec[i] -= mean
-    _normalise(vec[0 : n_l + 2 * n_ab])
+    normalise_in_place(vec[0 : n_l + 2 * n_ab])
     return n_l + 2 * n_ab
 
 
@@ -547,7 +548,7 @@ def _describe_kernel(
             vec[i] *= w_grad
         for i in range(b, c):
             vec[i] *= w_tiny
-        _normalise(vec[0:c])
+        normalise_in_place(vec[0:c])
 
 
 @functools.lru_cache(maxsize=64)

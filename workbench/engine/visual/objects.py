@@ -29,6 +29,8 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from workbench.engine.visual.descriptors import normalise_in_place
+
 __all__ = [
     "DIM",
     "VERSION",
@@ -304,17 +306,6 @@ def _window_mask(
     return total / (w * h)
 
 
-@numba.njit(cache=True, nogil=True)
-def _normalise(v: np.ndarray) -> None:
-    s = 0.0
-    for i in range(v.shape[0]):
-        s += v[i] * v[i]
-    if s > 0.0:
-        s = 1.0 / np.sqrt(s)
-        for i in range(v.shape[0]):
-            v[i] *= s
-
-
 _BOUNDS = np.array([(np.cos(k * np.pi / 8), np.sin(k * np.pi / 8)) for k in range(1, 8)])
 """The inner boundaries k pi / 8 of the 8 unsigned orientation bins, as (cos, sin)."""
 _MARGIN = 1e-9
@@ -440,10 +431,10 @@ def _signature(
         colour[i] = np.sqrt(colour[i])
     for i in range(_GRADIENT):
         gradient[i] = np.sqrt(gradient[i])
-    _normalise(colour)
-    _normalise(layout)
-    _normalise(gradient)
-    _normalise(out)
+    normalise_in_place(colour)
+    normalise_in_place(layout)
+    normalise_in_place(gradient)
+    normalise_in_place(out)
 
 
 @numba.njit(cache=True, nogil=True)
