@@ -130,3 +130,75 @@ def test_runs_show_reads_as_text_not_python(store: Store) -> None:
     assert any("rank_histogram" in line and "200 entries" in line for line in lines)
     listed = CliRunner().invoke(main, ["runs", "--db", str(store.path)]).output
     assert "100,000" in listed.splitlines()[1]
+
+
+def test_a_stored_recommendation_is_repeated_by_its_cli_command(sample_store: Store) -> None:
+    """The command `runs` offers to copy repeats the run: same settings, same ranked pins."""
+    import shlex
+
+    from click.testing import CliRunner
+
+    from workbench.cli import main
+    from workbench.engine.runs import list_runs, run_results
+    from workbench.services import runs as svc
+    from workbench.services.recommend import RecommendRequest, recommend
+
+    first = recommend(
+        sample_store,
+        RecommendRequest("sample", pins=("p00004", "p00010"), weights=(1.0, 2.0),
+                         params={"steps": "3000", "alpha": "0.7"}, k=7, seed=3),
+    )  # fmt: skip
+    run = next(r for r in list_runs(sample_store) if r.run_id == first.run_id)
+    assert svc.query_summary(run) == "p00004 p00010:2"
+    assert svc.key_params(run) == "steps=3000 alpha=0.7"
+    command = svc.cli_command(run)
+    assert command.startswith("workbench recommend --dataset sample --algo pixie --pin p00004")
+    assert "--pin p00010:2" in command and "--top 7" in command and "--seed 3" in command
+    args = [*shlex.split(command)[1:], "--db", str(sample_store.path), "--json"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    again = max(r.run_id for r in list_runs(sample_store))
+    assert again != run.run_id
+    a, b = run_results(sample_store, run.run_id), run_results(sample_store, again)
+    assert a["pin"].to_list() == b["pin"].to_list() and a["score"].to_list() == b["score"].to_list()
+    assert len(a) == 7
+
+
+def test_a_stored_evaluation_is_repeated_with_its_settings(sample_store: Store) -> None:
+    from workbench.engine.runs import get_run
+    from workbench.services import evaluate as ev
+    from workbench.services import runs as svc
+
+    request = ev.EvalRequest("sample", "itemknn", params={"topk": "50"}, protocol="full",
+                             ks=(5, 20), seed=2, split_seed=4, boards=40)  # fmt: skip
+    first = ev.run(sample_store, request)
+    run = get_run(sample_store, first.run_id)
+    assert svc.main_metric(run).startswith("ndcg@5 ")  # no @10: the smallest k
+    again = svc.rerun_request(run)
+    assert isinstance(again, ev.EvalRequest)
+    assert (again.protocol, again.ks, again.seed, again.split_seed, again.boards) == (
+        "full",
+        (5, 20),
+        2,
+        4,
+        40,
+    )
+    second = get_run(sample_store, ev.run(sample_store, again).run_id)
+    assert second.metrics == run.metrics
+    command = svc.cli_command(run)
+    assert "--protocol full" in command and "--k 5,20" in command and "--split-seed 4" in command
+
+
+def test_runs_that_cannot_be_repeated_say_so(sample_store: Store) -> None:
+    from workbench.engine.errors import WorkbenchError
+    from workbench.engine.runs import save_run
+    from workbench.services import runs as svc
+
+    run_id = save_run(
+        sample_store, dataset="sample", kind="visual", algorithm="visual:builtin",
+        params={"k": 10}, seed=None, fingerprint="f", query={"pin": "p00001"},
+    )  # fmt: skip
+    run = svc.show_run(sample_store, run_id)
+    assert svc.query_summary(run) == "pin p00001" and svc.key_params(run) == "k=10"
+    with pytest.raises(WorkbenchError, match="only recommendations and evaluations"):
+        svc.cli_command(run)

@@ -173,7 +173,7 @@ def recommend(
                 f"dataset {dataset!r} changed while the recommendation ran (fingerprint "
                 f"{info.fingerprint[:12]} became {now[:12]}); nothing was stored, run it again"
             )
-        run_info: dict[str, Any] = {"fit_ms": fit_ms, **model.run_info()}
+        run_info: dict[str, Any] = {"fit_ms": fit_ms, "k": k, **model.run_info()}
         params_json = params_dict(model.params)
         run_id = save_run(
             store, dataset=dataset, kind="recommend", algorithm=algo, params=params_json,

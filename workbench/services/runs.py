@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workbench.engine.errors import NotFoundError
+from workbench.engine.errors import NotFoundError, WorkbenchError
 from workbench.engine.progress import SILENT, Reporter
 from workbench.engine.runs import RUN_KINDS, Run, get_run, list_runs
 from workbench.engine.runs import delete_run as _delete_run
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     import polars as pl
 
     from workbench.engine.store import Store
+    from workbench.services.evaluate import EvalRequest
+    from workbench.services.recommend import RecommendRequest
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -30,11 +34,16 @@ __all__ = [
     "ResultsPage",
     "Run",
     "RunFilter",
+    "cli_command",
     "delete_runs",
     "describe_run",
     "find_runs",
     "format_steps",
+    "key_params",
+    "main_metric",
+    "query_summary",
     "rename_run",
+    "rerun_request",
     "run_results",
     "show_run",
 ]
@@ -204,3 +213,183 @@ def describe_run(run: Run) -> list[tuple[str, str]]:
         lines.append((f"info {key}", _value(value, measured=True)))
     lines.append(("data", f"fingerprint {run.fingerprint[:12]}"))
     return lines
+
+
+# -- a run as a row of a list, as a command, and again --------------------------------------------
+
+MAIN_METRICS = ("ndcg", "hr", "precision", "recall", "map", "mrr")
+"""The metric a list of runs shows: the first of these a run measured, at 10 or its smallest k."""
+
+_AT_K = re.compile(r"^([a-z0-9_]+)@(\d+)$")
+_HOLDOUT = re.compile(r"^(\w+) holdout, (?:(\d+) per board|([0-9.e-]+) of each board), seed \d+$")
+
+
+def main_metric(run: Run) -> str:
+    """``name@k value`` of the run's headline metric (NDCG@10 where measured), else ""."""
+    at: dict[str, dict[int, float]] = {}
+    for key, value in run.metrics.items():
+        m = _AT_K.match(key)
+        if m and isinstance(value, int | float) and not isinstance(value, bool):
+            at.setdefault(m.group(1), {})[int(m.group(2))] = float(value)
+    for name in MAIN_METRICS:
+        if name in at:
+            k = 10 if 10 in at[name] else min(at[name])
+            return f"{name}@{k} {at[name][k]:.4f}"
+    return ""
+
+
+def query_summary(run: Run) -> str:
+    """What a run asked, in one short line: its pins (``id`` or ``id:weight``), its board, the
+    image or crop of a visual query, or an evaluation's protocol and split."""
+    query = run.query
+    if "pins" in query:
+        weights = query.get("weights") or [1.0] * len(query["pins"])
+        return " ".join(
+            str(p) if float(w) == 1.0 else f"{p}:{float(w):g}"
+            for p, w in zip(query["pins"], weights, strict=False)
+        )
+    if "board" in query:
+        weighting = query.get("weighting", "equal")
+        return f"board {query['board']}" + ("" if weighting == "equal" else f" ({weighting})")
+    if run.kind == "eval" and "protocol" in run.info:
+        return f"{run.info['protocol']} · {run.info.get('split', '')}".strip(" ·")
+    parts = [f"{k} {_value(v)}" for k, v in query.items() if not isinstance(v, dict | list)]
+    return " · ".join(parts)
+
+
+def _defaults(algorithm: str) -> dict[str, Any]:
+    from workbench.engine.recommenders import ALGORITHMS, param_fields
+
+    if algorithm not in ALGORITHMS:
+        return {}
+    return {f.name: f.default for f in param_fields(algorithm)}
+
+
+def key_params(run: Run) -> str:
+    """The run's parameters that differ from its algorithm's defaults, ``key=value`` each (all
+    of them for algorithms outside the registry, e.g. visual runs)."""
+    defaults = _defaults(run.algorithm)
+    return " ".join(
+        f"{k}={_value(v)}"
+        for k, v in run.params.items()
+        if not isinstance(v, dict | list) and (k not in defaults or defaults[k] != v)
+    )
+
+
+def _param_text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def rerun_request(run: Run) -> RecommendRequest | EvalRequest:
+    """The request that repeats ``run`` with its settings (same parameters, seeds, query or
+    protocol). Recommendations and evaluations can be repeated; other kinds are refused in one
+    line, as is an evaluation whose hold-out the stored run does not fully describe."""
+    from workbench.services.evaluate import EvalRequest
+    from workbench.services.recommend import DEFAULT_K, RecommendRequest
+
+    params = {k: _param_text(v) for k, v in run.params.items() if k in _defaults(run.algorithm)}
+    if run.kind == "recommend":
+        query = run.query
+        weights = query.get("weights")
+        return RecommendRequest(
+            dataset=run.dataset,
+            pins=tuple(str(p) for p in query.get("pins", ())),
+            weights=(
+                tuple(float(w) for w in weights)
+                if weights and any(float(w) != 1.0 for w in weights)
+                else None
+            ),
+            board=None if query.get("board") is None else str(query["board"]),
+            board_weighting=str(query.get("weighting", "equal")),
+            algo=run.algorithm,
+            params=params,
+            k=int(run.info.get("k", DEFAULT_K)),
+            seed=int(run.seed or 0),
+        )
+    if run.kind == "eval" and "protocol" in run.info and run.algorithm in _algorithms():
+        info = run.info
+        holdout = _HOLDOUT.match(str(info.get("holdout", "")))
+        if holdout is None:
+            raise WorkbenchError(
+                f"run {run.run_id} does not say how its pins were held out: it cannot be repeated"
+            )
+        ks = sorted({int(m.group(2)) for k in run.metrics if (m := _AT_K.match(k))})
+        negatives = info.get("negatives_count") or info.get("negatives")
+        return EvalRequest(
+            dataset=run.dataset,
+            algorithm=run.algorithm,
+            params=params,
+            protocol=str(info["protocol"]),
+            split=str(info.get("split", "test")),
+            **({"negatives": int(negatives)} if isinstance(negatives, int) else {}),
+            **({"ks": tuple(ks)} if ks else {}),
+            seed=int(run.seed or 0),
+            split_seed=int(info.get("split_seed", 0)),
+            boards=info.get("boards_sample"),
+            keep_short=bool(info.get("short_boards_kept", False)),
+            holdout_method=holdout.group(1),
+            **({"holdout": int(holdout.group(2))} if holdout.group(2) else {}),
+            **({"holdout_fraction": float(holdout.group(3))} if holdout.group(3) else {}),
+        )
+    raise WorkbenchError(
+        f"run {run.run_id} is a {run.kind} run of {run.algorithm}: only recommendations and "
+        "evaluations of the recommenders can be repeated from a stored run"
+    )
+
+
+def _algorithms() -> tuple[str, ...]:
+    from workbench.engine.recommenders import ALGORITHMS
+
+    return tuple(ALGORITHMS)
+
+
+def cli_command(run: Run) -> str:
+    """The ``workbench`` command line that repeats ``run`` (see :func:`rerun_request`): every
+    algorithm parameter is written (defaults change between versions), other options only
+    where they differ from the command's defaults."""
+    from workbench.services.evaluate import EvalRequest
+    from workbench.services.recommend import DEFAULT_K, RecommendRequest
+
+    request = rerun_request(run)
+    words = ["workbench"]
+
+    def opt(flag: str, value: Any, default: Any = object()) -> None:
+        if value is not None and value != default:
+            words.extend([flag, shlex.quote(str(value))])
+
+    params = [f"{k}={v}" for k, v in request.params.items()]  # all: defaults change
+    if isinstance(request, RecommendRequest):
+        words += ["recommend", "--dataset", shlex.quote(request.dataset)]
+        words += ["--algo", shlex.quote(request.algo)]
+        weights = request.weights or (1.0,) * len(request.pins)
+        for pin, weight in zip(request.pins, weights, strict=True):
+            words += ["--pin", shlex.quote(pin if weight == 1.0 else f"{pin}:{weight:g}")]
+        opt("--board", request.board)
+        if request.board is not None:
+            opt("--board-weights", request.board_weighting, "equal")
+        for p in params:
+            words += ["--param", shlex.quote(p)]
+        opt("--top", request.k, DEFAULT_K)
+        opt("--seed", request.seed, 0)
+        return " ".join(words)
+    assert isinstance(request, EvalRequest)
+    base = EvalRequest(request.dataset, request.algorithm)
+    words += ["eval", "--dataset", shlex.quote(request.dataset)]
+    words += ["--algo", shlex.quote(request.algorithm)]
+    for p in params:
+        words += ["--param", shlex.quote(p)]
+    opt("--protocol", request.protocol, base.protocol)
+    opt("--split", request.split, base.split)
+    if request.protocol == "sampled":
+        opt("--negatives", request.negatives, base.negatives)
+    if tuple(request.ks) != tuple(base.ks):
+        opt("--k", ",".join(map(str, request.ks)))
+    opt("--seed", request.seed, base.seed)
+    opt("--split-seed", request.split_seed, base.split_seed)
+    opt("--boards", request.boards, base.boards)
+    if request.keep_short:
+        words.append("--keep-short")
+    opt("--holdout", request.holdout, base.holdout)
+    opt("--holdout-fraction", request.holdout_fraction, base.holdout_fraction)
+    opt("--holdout-method", request.holdout_method, base.holdout_method)
+    return " ".join(words)
