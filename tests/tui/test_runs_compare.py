@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.widgets import Input, Label
 
 from tests.tui.conftest import settle, wait_until
@@ -15,6 +16,7 @@ from workbench.engine.runs import get_run, list_runs
 from workbench.engine.store import Store
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.export_dialog import ExportDialog
+from workbench.tui.widgets.board_diff_plot import BoardDiffPlot
 from workbench.tui.widgets.explain_panel import ExplainPanel
 from workbench.tui.widgets.rows_table import RowsTable
 
@@ -148,3 +150,74 @@ async def test_runs_filter_by_parameter_and_show_a_dash_without_steps(
         app.screen.query_one("#runs-text", Input).value = "alpha=0.5"
         await settle(pilot)
         assert table.row_count == 1 and table.cursor_key == "3"
+
+
+def _eval_run(store: Store, algorithm: str, values: dict[str, float]) -> int:
+    import polars as pl
+
+    from workbench.engine.runs import save_run
+
+    boards = list(values)
+    metrics = pl.DataFrame(
+        {
+            "board": boards * 2,
+            "metric": ["ndcg@10"] * len(boards) + ["hr@10"] * len(boards),
+            "value": [*values.values(), *(float(v > 0.3) for v in values.values())],
+        }
+    )
+    return save_run(
+        store,
+        dataset="mini",
+        kind="eval",
+        algorithm=algorithm,
+        params={},
+        seed=0,
+        fingerprint=store.dataset("mini").fingerprint,
+        board_metrics=metrics,
+        metrics={"ndcg@10": sum(values.values()) / len(values), "hr@10": 0.5},
+        info={"protocol": "sampled", "split": "test", "split_seed": 0},
+    )
+
+
+async def test_compare_evaluations_plots_per_board_differences(
+    runs_store: Store, make_app: MakeApp
+) -> None:
+    base = {f"b{i}": i / 10 for i in range(8)}
+    a = _eval_run(runs_store, "popular", base)
+    b = _eval_run(runs_store, "itemknn", {f"b{i}": 0.9 - i / 10 for i in range(7)})  # no b7
+    app = make_app(runs_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        screen = app.screen
+        plot = screen.query_one("#compare-plot", BoardDiffPlot)
+        tests = screen.query_one("#compare-table", RowsTable)
+        screen.query_one("#compare-runs", Input).value = f"{a} {b}"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert tests.display and not plot.display and tests.row_count == 2
+        assert screen.check_action("toggle_plot", ()) is True
+        await pilot.press("p")
+        await settle(pilot)
+        assert plot.display and not tests.display and plot.has_focus
+        assert plot.points == {b: 7}  # one point per board both runs scored
+        (diffs,) = screen.diffs
+        assert diffs.metric == "ndcg@10" and list(diffs.differences) == sorted(diffs.differences)
+        paired = dict(zip(diffs.boards, diffs.differences, strict=True))
+        assert paired["b2"] == pytest.approx(0.5) and "b7" not in paired
+        assert plot.size.height >= 7 and plot.size.width >= 70
+        await pilot.press("p")
+        await settle(pilot)
+        assert tests.display and not plot.display
+
+        box = screen.query_one("#compare-runs", Input)
+        box.value = "1 2"  # rankings: no plot to show
+        box.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.result is not None and screen.result.kind == "rankings"
+        assert screen.diffs == [] and not plot.display and tests.display
+        assert screen.check_action("toggle_plot", ()) is False
+        await pilot.press("p")
+        await settle(pilot)
+        assert not plot.display and tests.display

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
+
 from workbench.engine import plots
 from workbench.engine.compare import (
     Comparison,
@@ -33,6 +35,7 @@ from workbench.engine.runs import get_run, run_board_metrics, run_results
 from workbench.engine.store import Store
 
 __all__ = [
+    "BoardDifferences",
     "CompareRequest",
     "Comparison",
     "EvaluationsComparison",
@@ -45,6 +48,8 @@ __all__ = [
     "RunLabel",
     "StabilityRequest",
     "StabilityResult",
+    "board_differences",
+    "main_metric",
     "run",
     "stability",
     "titles",
@@ -135,6 +140,59 @@ def _plots(store: Store, result: Comparison, directory: Path) -> list[Path]:
         path = directory / f"compare-{comp.run_a}-{comp.run_b}-ranks.png"
         files.append(plots.rank_scatter(f"run {comp.run_a}", f"run {comp.run_b}", shared, path))
     return files
+
+
+@dataclass(frozen=True)
+class BoardDifferences:
+    """Paired per-board differences of ``metric`` of one run against the baseline run: the
+    boards both runs scored (as the paired tests pair them), ordered by ``differences``
+    (``b`` minus baseline), smallest first."""
+
+    metric: str
+    baseline: RunLabel
+    run: RunLabel
+    boards: tuple[str, ...]
+    differences: tuple[float, ...]
+
+
+def main_metric(result: EvaluationsComparison) -> str | None:
+    """The metric an evaluation comparison leads with: the tested nDCG, else the first tested
+    metric (None when no metric has per-board values)."""
+    return next((m for m in result.tests if m.startswith("ndcg@")), next(iter(result.tests), None))
+
+
+def board_differences(
+    store: Store, result: EvaluationsComparison, metric: str | None = None
+) -> list[BoardDifferences]:
+    """For every run after the first, its paired per-board differences of ``metric`` (default:
+    ``main_metric``) against the first run, sorted; empty when the runs have no per-board
+    values of it."""
+    metric = metric or main_metric(result)
+    if metric is None:
+        return []
+    frames = [run_board_metrics(store, r.run_id) for r in result.runs]
+    if not all(metric in f.columns for f in frames):
+        return []
+    base = frames[0].select("board", metric)
+    out = []
+    for label, other in zip(result.runs[1:], frames[1:], strict=True):
+        joined = (
+            base.join(other.select("board", metric), on="board", suffix="_b")
+            .drop_nulls()
+            .drop_nans()
+            .with_columns(diff=pl.col(f"{metric}_b") - pl.col(metric))
+            .sort("diff", "board")
+        )
+        out.append(
+            BoardDifferences(
+                metric=metric,
+                baseline=result.runs[0],
+                run=label,
+                boards=tuple(joined["board"].cast(pl.String).to_list()),
+                differences=tuple(float(d) for d in joined["diff"].to_list()),
+            )
+        )
+    return out
 
 
 def titles(store: Store, result: RankingsComparison) -> dict[str, str]:

@@ -5,7 +5,8 @@ first run, and the pins of every top-k aligned in one table with rank shifts col
 have the pin actions; ``e`` explains a pin's rank in the first run).
 Evaluation runs (refused unless they share dataset, split, split seed, protocol and negatives):
 the metric table with intervals and deltas against the first run, and paired tests with the 95%
-interval of each delta and p-values.
+interval of each delta and p-values; ``p`` swaps that table for a plot of the paired per-board
+differences of the main metric against the first run (hidden for rankings).
 
 The runs field belongs to the dataset in use: a switch brings back what was typed for that
 dataset (nothing is carried across) and clears the comparison on screen.
@@ -28,10 +29,12 @@ from workbench.engine.progress import Reporter
 from workbench.services.parsing import parse_run_ids
 from workbench.tui.jobs import Job, JobContext
 from workbench.tui.screens.base import WorkbenchScreen
+from workbench.tui.widgets.board_diff_plot import BoardDiffPlot
 from workbench.tui.widgets.rows_table import RowsTable
 
 if TYPE_CHECKING:
     from workbench.services.compare import (
+        BoardDifferences,
         Comparison,
         EvaluationsComparison,
         RankingsComparison,
@@ -86,18 +89,37 @@ def _p(value: float | None) -> Text:
 
 
 class CompareScreen(WorkbenchScreen):
-    """Top: runs, cutoff and query; middle: the summary; bottom: the aligned or metric table."""
+    """Top: runs, cutoff and query; middle: the summary; bottom: the aligned or metric table
+    (or, for evaluations, the per-board difference plot: ``p``)."""
 
     MODE = "compare"
+    # ``-plot``: the per-board plot stands in for the paired tests (and, on a short screen, for
+    # the summary too, so that the plot has rows enough to read).
+    DEFAULT_CSS = """
+    CompareScreen #compare-plot {
+        display: none;
+    }
+    CompareScreen.-plot #compare-plot {
+        display: block;
+    }
+    CompareScreen.-plot #compare-table {
+        display: none;
+    }
+    CompareScreen.-plot.-short #compare-summary {
+        display: none;
+    }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "compare", "Compare", id="compare.run"),
         Binding("slash", "focus_runs", "Runs", id="compare.runs"),
+        Binding("p", "toggle_plot", "Board plot", id="compare.plot"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.result: Comparison | None = None
         self.titles: dict[str, str] = {}
+        self.diffs: list[BoardDifferences] = []
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="compare-form"):
@@ -132,6 +154,9 @@ class CompareScreen(WorkbenchScreen):
             table = RowsTable(id="compare-table", classes="panel")
             table.border_title = "Aligned by pin"
             yield table
+            plot = BoardDiffPlot(id="compare-plot", classes="panel")
+            plot.border_title = "Per-board differences"
+            yield plot
             yield Static(id="compare-notes")
 
     def on_mount(self) -> None:
@@ -145,6 +170,7 @@ class CompareScreen(WorkbenchScreen):
             runs.value = self.workbench.recall("compare.runs", "")
         self.query_one("#compare-error", Label).update("")
         self.result, self.titles = None, {}
+        self._set_diffs([])
         for name, title in (("summary", "Summary"), ("table", "Aligned by pin")):
             table = self.query_one(f"#compare-{name}", RowsTable)
             table.run_id = None
@@ -191,14 +217,16 @@ class CompareScreen(WorkbenchScreen):
         query = query_value if isinstance(query_value, str) else None
         store = self.workbench.store
 
-        def run(ctx: JobContext) -> tuple[Comparison, dict[str, str]]:
+        def run(
+            ctx: JobContext,
+        ) -> tuple[Comparison, dict[str, str], list[BoardDifferences]]:
             from workbench.services import compare as service
 
             request = service.CompareRequest(tuple(run_ids), k=k, p=p, query=query)
             result = service.run(store, request, Reporter(ctx.progress, lambda: ctx.cancelled))
             if isinstance(result, service.RankingsComparison):
-                return result, service.titles(store, result)
-            return result, {}
+                return result, service.titles(store, result), []
+            return result, {}, service.board_differences(store, result)
 
         self.query_one("#compare-error", Label).update("")
         self.run_job(
@@ -214,15 +242,40 @@ class CompareScreen(WorkbenchScreen):
     def _failed(self, error: Exception) -> None:
         self.query_one("#compare-error", Label).update(str(error))
 
-    def _show(self, found: tuple[Comparison, dict[str, str]]) -> None:
-        result, self.titles = found
+    def _show(self, found: tuple[Comparison, dict[str, str], list[BoardDifferences]]) -> None:
+        result, self.titles, diffs = found
         self.result = result
+        self._set_diffs(diffs)
         labels = run_labels(result)
         if result.kind == "rankings":
             self._show_rankings(result, labels)  # type: ignore[arg-type]
         else:
             self._show_evaluations(result, labels)  # type: ignore[arg-type]
         self.query_one("#compare-table", RowsTable).focus()
+
+    def _set_diffs(self, diffs: list[BoardDifferences]) -> None:
+        """Draw the per-board differences (none: rankings, or no comparison) and show the table."""
+        self.diffs = diffs
+        plot = self.query_one("#compare-plot", BoardDiffPlot)
+        plot.show(diffs)
+        if diffs:
+            plot.border_title = (
+                f"Per-board Δ {diffs[0].metric} against {diffs[0].baseline.label} "
+                "(p: back to the tests)"
+            )
+        self.remove_class("-plot")
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_plot":
+            return bool(self.diffs)  # evaluations only: rankings have no per-board values
+        return super().check_action(action, parameters)
+
+    def action_toggle_plot(self) -> None:
+        """Swap the paired-tests table for the per-board difference plot, and back."""
+        self.toggle_class("-plot")
+        shown = "#compare-plot" if self.has_class("-plot") else "#compare-table"
+        self.query_one(shown).focus()
 
     def _show_rankings(self, result: RankingsComparison, labels: dict[int, str]) -> None:
         k = result.k
