@@ -1,5 +1,6 @@
-"""The Runs screen: the history of runs with filters; details and top results; rename, delete,
-export, and send marked runs to Compare."""
+"""The Runs screen: the history of runs with filters, sorted by any column; details and top
+results; rename, delete, export, re-run with the same settings, copy as a CLI command, and send
+marked runs to Compare."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ PREVIEW_ROWS = svc.PAGE_SIZE
 ALL = "*"
 
 
+COLUMNS = (
+    "Run", "Name", "Dataset", "Kind", "Algorithm", "Metric", "Query", "Parameters", "Created",
+    "Elapsed", "Steps", "Status",
+)  # fmt: skip
+
+
 def run_cells(run: Run) -> list[Any]:
     """The cells of a run's row in the runs table."""
     elapsed = f"{run.elapsed_ms / 1000:.2f}s" if run.elapsed_ms is not None else ""
@@ -38,11 +45,28 @@ def run_cells(run: Run) -> list[Any]:
         run.dataset,
         run.kind,
         run.algorithm,
+        svc.main_metric(run),
+        svc.query_summary(run),
+        svc.key_params(run),
         f"{run.created_at:%Y-%m-%d %H:%M}",
         Text(elapsed, justify="right"),
         Text(svc.format_steps(run.steps), justify="right"),
         run.status,
     ]
+
+
+def sort_key(cell: Any) -> tuple[int, float, str]:
+    """Numbers (also the value ending "ndcg@10 0.4123", "0.47s", "100,000") sort as numbers,
+    other text as text; empty cells last."""
+    text = str(cell).strip()
+    if not text or text == "–":
+        return (2, 0.0, "")
+    for candidate in (text, text.rsplit(" ", 1)[-1]):
+        try:
+            return (0, float(candidate.replace(",", "").removesuffix("s")), text)
+        except ValueError:
+            pass
+    return (1, 0.0, text.lower())
 
 
 def run_summary(run: Run) -> Table:
@@ -64,6 +88,10 @@ class RunsScreen(WorkbenchScreen):
         Binding("n", "rename", "Rename…", id="runs.rename"),
         Binding("d,delete", "delete", "Delete…", id="runs.delete"),
         Binding("m", "compare", "Compare marked", id="runs.compare"),
+        Binding("R", "rerun", "Re-run", id="runs.rerun"),
+        Binding("y", "copy_command", "Copy command", id="runs.copy_command"),
+        Binding("s", "sort", "Sort", id="runs.sort"),
+        Binding("S", "sort_reverse", "Reverse sort", id="runs.sort_reverse", show=False),
         Binding("r", "refresh", "Refresh", id="runs.refresh", show=False),
         Binding("slash", "focus_filter", "Filter", id="runs.filter", show=False),
     ]
@@ -74,6 +102,8 @@ class RunsScreen(WorkbenchScreen):
         self._wanted: str | None = None
         """A run asked for by another screen, highlighted once the list shows it."""
         self._dataset_names: set[str] = set()
+        self._sort: tuple[int, bool] | None = None
+        """Column index and descending, when the user sorted the list."""
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="runs-filters"):
@@ -99,9 +129,7 @@ class RunsScreen(WorkbenchScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#runs-table", RowsTable)
-        table.set_columns(
-            "Run", "Name", "Dataset", "Kind", "Algorithm", "Created", "Elapsed", "Steps", "Status"
-        )
+        table.set_columns(*COLUMNS)
         self.query_one("#run-results", RowsTable).set_columns(
             "Query", "Rank", "Pin", "Score", "Title"
         )
@@ -164,9 +192,8 @@ class RunsScreen(WorkbenchScreen):
 
         def done(runs: list[Run]) -> None:
             self.runs = {str(r.run_id): r for r in runs}
+            self._show_rows()
             table = self.query_one("#runs-table", RowsTable)
-            table.set_rows([(str(r.run_id), run_cells(r)) for r in runs])
-            table.border_title = f"Runs ({len(runs)})"
             if self._wanted in self.runs:
                 table.move_cursor(row=table.get_row_index(self._wanted))
                 table.focus()
@@ -174,6 +201,41 @@ class RunsScreen(WorkbenchScreen):
             self._show_run()
 
         self.run_job(Job("runs.list", "Reading runs", run, done, show_progress=False))
+
+    def _show_rows(self) -> None:
+        """The listed runs in the table, in the order the user chose (newest first else)."""
+        table = self.query_one("#runs-table", RowsTable)
+        rows = [(key, run_cells(run)) for key, run in self.runs.items()]
+        order = ""
+        if self._sort is not None:
+            column, descending = self._sort
+            rows.sort(key=lambda row: sort_key(row[1][column]), reverse=descending)
+            if descending:  # empty cells stay last either way
+                rows.sort(key=lambda row: sort_key(row[1][column])[0] == 2)
+            order = f" · by {COLUMNS[column]} {'▼' if descending else '▲'}"
+        table.set_rows(rows)
+        table.border_title = f"Runs ({len(rows)}){order}"
+
+    def _sort_by(self, column: int, descending: bool) -> None:
+        self._sort = (column, descending)
+        self._show_rows()
+
+    def action_sort(self) -> None:
+        """Sort by the next column (numbers as numbers); S reverses."""
+        column = -1 if self._sort is None else self._sort[0]
+        self._sort_by((column + 1) % len(COLUMNS), False)
+
+    def action_sort_reverse(self) -> None:
+        column, descending = self._sort or (0, True)
+        self._sort_by(column, not descending)
+
+    @on(DataTable.HeaderSelected, "#runs-table")
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a column's header sorts by it; a second click reverses."""
+        column = event.column_index - 1  # after the mark column
+        if 0 <= column < len(COLUMNS):
+            same = self._sort is not None and self._sort[0] == column
+            self._sort_by(column, not self._sort[1] if same and self._sort else False)
 
     def action_focus_filter(self) -> None:
         self.query_one("#runs-text", Input).focus()
@@ -288,6 +350,46 @@ class RunsScreen(WorkbenchScreen):
                 self.notify(f"wrote {path}", title=f"Exported run {run.run_id}", markup=False)
 
         self.app.push_screen(ExportDialog(run.run_id, run.algorithm), exported)
+
+    def action_copy_command(self) -> None:
+        """Copy the workbench command line that repeats the highlighted run."""
+        run = self.current
+        if run is None:
+            return
+        try:
+            command = svc.cli_command(run)
+        except Exception as error:
+            self.notify(self.workbench.message_for(error), severity="warning", markup=False)
+            return
+        self.app.copy_to_clipboard(command)
+        self.notify(command, title=f"Copied the command of run {run.run_id}", markup=False)
+
+    def action_rerun(self) -> None:
+        """Run the highlighted recommendation or evaluation again with its stored settings; the
+        new run is highlighted when it is stored."""
+        run = self.current
+        if run is None:
+            return
+        try:
+            request = svc.rerun_request(run)
+        except Exception as error:
+            self.notify(self.workbench.message_for(error), severity="warning", markup=False)
+            return
+        store = self.workbench.store
+
+        def again(ctx: JobContext) -> int:
+            from workbench.services import evaluate, recommend
+
+            if isinstance(request, recommend.RecommendRequest):
+                return recommend.recommend(store, request, ctx.reporter).run_id
+            return evaluate.run(store, request, ctx.reporter).run_id
+
+        def done(run_id: int) -> None:
+            self.notify(f"run {run.run_id} repeated as run {run_id}", markup=False)
+            self._wanted = str(run_id)
+            self.action_refresh()
+
+        self.run_job(Job("runs.rerun", f"Re-running run {run.run_id}", again, done))
 
     def action_compare(self) -> None:
         marked = self.query_one("#runs-table", RowsTable).marked
