@@ -154,6 +154,10 @@ def test_a_stored_recommendation_is_repeated_by_its_cli_command(sample_store: St
     command = svc.cli_command(run)
     assert command.startswith("workbench recommend --dataset sample --algo pixie --pin p00004")
     assert "--pin p00010:2" in command and "--top 7" in command and "--seed 3" in command
+    shown = CliRunner().invoke(
+        main, ["runs", "show", str(run.run_id), "--db", str(sample_store.path)]
+    )
+    assert f"       command  {command}" in shown.output.splitlines()  # the CLI twin of y
     args = [*shlex.split(command)[1:], "--db", str(sample_store.path), "--json"]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from workbench.commands._common import db_option, emit_json, get_store, json_option
+from workbench.engine.errors import WorkbenchError
 from workbench.services import runs as svc
 
 
@@ -42,13 +43,20 @@ def runs(ctx: click.Context, dataset: str | None, kind: str | None, text: str, l
 @db_option
 @json_option
 def show(run_id: int, as_json: bool) -> None:
-    """Show one run's provenance and metrics (--json: everything, in full)."""
+    """Show one run's provenance and metrics, and the command that repeats it (--json:
+    everything, in full)."""
     run = svc.show_run(get_store(), run_id)
+    try:
+        command: str | None = svc.cli_command(run)
+    except WorkbenchError:
+        command = None  # a kind that cannot be repeated from its stored settings
     if as_json:
-        emit_json(run.to_json())
+        emit_json(run.to_json() | {"command": command})
         return
     for label, text in svc.describe_run(run):
         click.echo(f"{label:>14}  {text}".rstrip())
+    if command is not None:
+        click.echo(f"{'command':>14}  {command}")
 
 
 @runs.command("rename")
