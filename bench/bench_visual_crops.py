@@ -87,6 +87,22 @@ def timed(fn: Callable[[], list[str]], wanted: set[str]) -> tuple[bool, float]:
     return bool(wanted & set(ids)), time.perf_counter() - t0
 
 
+def _pin_crop(sid: str, box: tuple) -> Query:
+    """A query: ``box`` of pin ``sid``; a hit when ``sid`` comes back in the top 10."""
+
+    def query(sp: VisualSpace, m: Method) -> tuple[bool, float]:
+        return timed(
+            lambda: (
+                search_crop(
+                    sp, box, pin_id=sid, k=10, background=m.background, objects=m.objects
+                ).ids
+            ),
+            {sid},
+        )
+
+    return query
+
+
 def ordinary_queries(space: VisualSpace, n: int) -> list[Query]:
     """As bench_visual.ordinary_crops: random 25-50% crops of random emoji."""
     rng = np.random.default_rng(0)
@@ -96,17 +112,7 @@ def ordinary_queries(space: VisualSpace, n: int) -> list[Query]:
         sid = ids[int(rng.integers(len(ids)))]
         box = bv.random_box(rng, 64, 64)
 
-        def q(sp: VisualSpace, m: Method, sid: str = sid, box: tuple = box) -> tuple[bool, float]:
-            return timed(
-                lambda: (
-                    search_crop(
-                        sp, box, pin_id=sid, k=10, background=m.background, objects=m.objects
-                    ).ids
-                ),
-                {sid},
-            )
-
-        out.append(q)
+        out.append(_pin_crop(sid, box))
     return out
 
 
@@ -118,16 +124,6 @@ def scene_queries(objects: list, n: int) -> tuple[list[Query], list[Query]]:
     files: list[Query] = []
     for sid, box, source in picks:
         wanted = {o[0] for o in objects if o[2] == source}
-
-        def qb(sp: VisualSpace, m: Method, sid: str = sid, box: tuple = box) -> tuple[bool, float]:
-            return timed(
-                lambda: (
-                    search_crop(
-                        sp, box, pin_id=sid, k=10, background=m.background, objects=m.objects
-                    ).ids
-                ),
-                {sid},
-            )
 
         def qf(
             sp: VisualSpace, m: Method, source: Path = source, wanted: set[str] = wanted
@@ -141,7 +137,7 @@ def scene_queries(objects: list, n: int) -> tuple[list[Query], list[Query]]:
                 wanted,
             )
 
-        boxes.append(qb)
+        boxes.append(_pin_crop(sid, box))
         files.append(qf)
     return boxes, files
 
