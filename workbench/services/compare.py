@@ -107,20 +107,12 @@ def _plots(store: Store, result: Comparison, directory: Path) -> list[Path]:
         ]
         stem = f"compare-{'-'.join(map(str, ids))}"
         files = [plots.metric_curves(curves, directory / f"{stem}.png")]
-        metric = next(
-            (m for m in result.tests if m.startswith("ndcg@")), next(iter(result.tests), None)
-        )
-        if metric is not None:
-            boards = [run_board_metrics(store, r.run_id) for r in result.runs]
-            base = boards[0].select("board", metric)
-            diffs = []
-            for label, other in zip(result.runs[1:], boards[1:], strict=True):
-                joined = base.join(other.select("board", metric), on="board", suffix="_b")
-                diffs.append((label.label, (joined[f"{metric}_b"] - joined[metric]).to_list()))
+        paired = board_differences(store, result)  # the boards the paired tests use
+        if paired:
             files.append(
                 plots.board_differences(
-                    diffs,
-                    metric,
+                    [(d.run.label, list(d.differences)) for d in paired],
+                    paired[0].metric,
                     directory / f"{stem}-boards.png",
                     title=f"against {result.runs[0].label}",
                 )
