@@ -6,13 +6,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from textual.command import CommandPalette
 
-from tests.tui.conftest import settle
+from tests.tui.conftest import poll_until, settle
 from workbench.engine.store import Store
 from workbench.tui.app import SCREENS, WorkbenchApp
 from workbench.tui.config import load_config
@@ -78,31 +77,39 @@ async def test_errors_become_toasts(mini_store: Store, make_app: MakeApp) -> Non
 
 
 async def test_locked_store_is_retried(mini_store: Store, make_app: MakeApp) -> None:
+    """Another process holds the store until the app has said so; once it lets go, the app reads
+    the store without being asked again. (Released on cue, not after a fixed delay, so a slow
+    machine cannot let the lock go before the app has even tried.)"""
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             textwrap.dedent(f"""
-        import duckdb, time
+        import duckdb, sys
         con = duckdb.connect({str(mini_store.path)!r})
         print("locked", flush=True)
-        time.sleep(1.5)
+        sys.stdin.readline()
         con.close()
     """),
         ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    assert holder.stdin is not None
     app = make_app(mini_store)
     try:
         async with app.run_test(size=(120, 36)) as pilot:
-            started = time.monotonic()
-            await settle(pilot)
-            assert any(n.title == "Store locked" for n in app._notifications)
-            assert app.dataset == "mini"  # read once the other process let go
-            assert time.monotonic() - started < 10
+            await poll_until(
+                pilot, lambda: any(n.title == "Store locked" for n in app._notifications)
+            )
+            assert app.dataset != "mini"
+            holder.stdin.write("go\n")
+            holder.stdin.flush()
+            await poll_until(pilot, lambda: app.dataset == "mini", timeout=20)
     finally:
+        holder.kill()
         holder.wait(timeout=10)
 
 
