@@ -91,8 +91,8 @@ async def test_esc_cancels_a_load(
 ) -> None:
     def slow_load(store: Store, paths: list[Path], name: str, **kw: object) -> None:
         reporter = kw["reporter"]
-        for i in range(200):  # reports progress until the TUI stops it
-            reporter.progress(i, 200, "reading files")  # type: ignore[attr-defined]
+        for i in range(3000):  # reports progress until the TUI stops it (a minute at most)
+            reporter.progress(i, 3000, "reading files")  # type: ignore[attr-defined]
             time.sleep(0.02)
         raise AssertionError("the load was not cancelled")
 

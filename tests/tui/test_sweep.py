@@ -75,7 +75,7 @@ async def test_cancel_keeps_finished_trials(
 
     def second_trial_waits(data: Any, algo: str, params: Any, reporter: Any) -> Any:
         if blocking["on"] and params["alpha"] == "1":
-            for _ in range(500):  # reports progress until the TUI stops it
+            for _ in range(3000):  # reports progress until the TUI stops it (a minute at most)
                 reporter.progress(0, 1)
                 time.sleep(0.02)
             raise AssertionError("the sweep was not cancelled")
