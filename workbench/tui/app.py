@@ -525,8 +525,8 @@ class WorkbenchApp(App[None]):
         if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
         entry = self._jobs.pop(event.worker, None)
-        if entry is None:
-            return
+        if entry is None or not self.is_running:
+            return  # not ours, or the app is shutting down: its screens are being taken apart
         job, reply_to = entry
         if event.state == WorkerState.SUCCESS:
             if job.on_done is not None:
