@@ -9,7 +9,9 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.command import CommandPalette
+from textual.widgets._footer import FooterKey
 
 from tests.tui.conftest import poll_until, settle
 from workbench.engine.store import Store
@@ -131,3 +133,24 @@ def test_startup_imports_no_heavy_engine_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+async def test_every_footer_fits(
+    mini_store: Store, make_app: MakeApp, size: tuple[int, int]
+) -> None:
+    """No screen's key list runs off the footer (at 80 columns the app-wide Quit and Commands
+    give way; F1 Help stays and lists them)."""
+    from workbench.tui.screens.base import WorkbenchFooter
+
+    app = make_app(mini_store)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        for mode, _title, key in SCREENS:
+            await pilot.press("escape", key)
+            await settle(pilot)
+            footer = app.screen.query_one(WorkbenchFooter)
+            shown = [k for k in footer.query(FooterKey) if k.display]
+            assert footer.max_scroll_x == 0, f"{mode}: {[k.description for k in shown]}"
+            assert "Help" in [k.description for k in shown]
+            assert ("Quit" in [k.description for k in shown]) == (size[0] >= 110)

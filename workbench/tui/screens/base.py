@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 from workbench.tui.jobs import Job
 from workbench.tui.widgets.job_bar import JobBar
@@ -15,6 +16,19 @@ from workbench.tui.widgets.nav_bar import NavBar
 
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
+
+
+class WorkbenchFooter(Footer):
+    """Textual's footer, whose app-wide keys (Quit, Commands) can be hidden by the stylesheet:
+    at 80 columns they give their room to the screen's own keys (F1 lists them all)."""
+
+    APP_WIDE: ClassVar[frozenset[str]] = frozenset({"quit", "command_palette"})
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and widget.action in self.APP_WIDE:
+                widget.add_class("-app-wide")
+            yield widget
 
 
 class WorkbenchScreen(Screen[None]):
@@ -29,7 +43,7 @@ class WorkbenchScreen(Screen[None]):
         yield NavBar(self.MODE)
         yield from self.compose_body()
         yield JobBar()
-        yield Footer(show_command_palette=False, compact=True)
+        yield WorkbenchFooter(show_command_palette=False, compact=True)
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError

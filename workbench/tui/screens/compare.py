@@ -124,7 +124,7 @@ class CompareScreen(WorkbenchScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="compare-form"):
             with Vertical(id="compare-runs-field"):
-                yield Label("Runs (the first is the baseline)")
+                yield Label("Runs (first = baseline)")
                 yield Input(
                     placeholder="e.g. 3 5 8  (mark runs on Runs, press m)",
                     id="compare-runs",
@@ -144,7 +144,7 @@ class CompareScreen(WorkbenchScreen):
                 )
             with Vertical(id="compare-query-field"):
                 yield Label("Query")
-                yield Select([], prompt="first shared query", id="compare-query")
+                yield Select([], prompt="first shared", id="compare-query")
             yield Button("Compare", variant="primary", id="compare-go")
         yield Label(classes="field-error", id="compare-error")
         with Vertical(classes="body"):

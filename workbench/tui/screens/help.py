@@ -45,7 +45,9 @@ class HelpScreen(ModalScreen[None]):
                 seen.add(binding.id)
                 keys = [k for k, b in bindings if b.id == binding.id]
                 shown = ", ".join(app.get_key_display(Binding(k, "")) for k in keys)
-                self.rows.append((shown, binding.description, binding.id, type(node).__name__))
+                # A footer label is short; its tooltip, when it has one, says it all.
+                action = binding.tooltip or binding.description
+                self.rows.append((shown, action, binding.id, type(node).__name__))
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, expand=True, padding=(0, 1))

@@ -87,7 +87,7 @@ class RunsScreen(WorkbenchScreen):
         Binding("e", "export", "Export…", id="runs.export"),
         Binding("n", "rename", "Rename…", id="runs.rename"),
         Binding("d,delete", "delete", "Delete…", id="runs.delete"),
-        Binding("m", "compare", "Compare marked", id="runs.compare"),
+        Binding("m", "compare", "Compare", id="runs.compare", tooltip="Compare the marked runs"),
         Binding("R", "rerun", "Re-run", id="runs.rerun"),
         Binding("y", "copy_command", "Copy command", id="runs.copy_command"),
         Binding("s", "sort", "Sort", id="runs.sort"),

@@ -75,11 +75,26 @@ class VisualScreen(WorkbenchScreen):
 
     MODE = "visual"
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Footer labels are short (80 columns); the tooltip is the whole story, shown by F1.
         Binding("ctrl+r", "search", "Search", id="visual.search"),
-        Binding("ctrl+o", "index", "Index images", id="visual.index"),
-        Binding("ctrl+f", "fuse", "Fuse with walk", id="visual.fuse"),
-        Binding("m", "compare", "Compare with walk", id="visual.compare"),
-        Binding("ctrl+b", "edit_crop", CROP_HELP, id="visual.crop"),
+        Binding(
+            "ctrl+o",
+            "index",
+            "Index",
+            id="visual.index",
+            tooltip="Index the dataset's images (the built-in descriptor)",
+        ),
+        Binding(
+            "ctrl+f", "fuse", "Fuse", id="visual.fuse", tooltip="Fuse this search with a walk run"
+        ),
+        Binding(
+            "m",
+            "compare",
+            "Compare",
+            id="visual.compare",
+            tooltip="Compare the ranking on screen with a walk run",
+        ),
+        Binding("ctrl+b", "edit_crop", "Crop box", id="visual.crop", tooltip=CROP_HELP),
     ]
 
     def __init__(self) -> None:
