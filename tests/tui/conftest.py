@@ -174,3 +174,27 @@ async def poll_until(
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting for the app"
         await pilot.pause(0.05)
+
+
+def add_eval_run(store: Store, algorithm: str, values: dict[str, float]) -> int:
+    """An evaluation run on mini with these nDCG@10 values per board (HR@10: value > 0.3)."""
+    boards = list(values)
+    metrics = pl.DataFrame(
+        {
+            "board": boards * 2,
+            "metric": ["ndcg@10"] * len(boards) + ["hr@10"] * len(boards),
+            "value": [*values.values(), *(float(v > 0.3) for v in values.values())],
+        }
+    )
+    return save_run(
+        store,
+        dataset="mini",
+        kind="eval",
+        algorithm=algorithm,
+        params={},
+        seed=0,
+        fingerprint=store.dataset("mini").fingerprint,
+        board_metrics=metrics,
+        metrics={"ndcg@10": sum(values.values()) / len(values), "hr@10": 0.5},
+        info={"protocol": "sampled", "split": "test", "split_seed": 0},
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Label
 
-from tests.tui.conftest import settle, wait_until
+from tests.tui.conftest import add_eval_run, settle, wait_until
 from workbench.engine.ingest import load_dataset
 from workbench.engine.runs import get_run, list_runs
 from workbench.engine.store import Store
@@ -152,39 +152,12 @@ async def test_runs_filter_by_parameter_and_show_a_dash_without_steps(
         assert table.row_count == 1 and table.cursor_key == "3"
 
 
-def _eval_run(store: Store, algorithm: str, values: dict[str, float]) -> int:
-    import polars as pl
-
-    from workbench.engine.runs import save_run
-
-    boards = list(values)
-    metrics = pl.DataFrame(
-        {
-            "board": boards * 2,
-            "metric": ["ndcg@10"] * len(boards) + ["hr@10"] * len(boards),
-            "value": [*values.values(), *(float(v > 0.3) for v in values.values())],
-        }
-    )
-    return save_run(
-        store,
-        dataset="mini",
-        kind="eval",
-        algorithm=algorithm,
-        params={},
-        seed=0,
-        fingerprint=store.dataset("mini").fingerprint,
-        board_metrics=metrics,
-        metrics={"ndcg@10": sum(values.values()) / len(values), "hr@10": 0.5},
-        info={"protocol": "sampled", "split": "test", "split_seed": 0},
-    )
-
-
 async def test_compare_evaluations_plots_per_board_differences(
     runs_store: Store, make_app: MakeApp
 ) -> None:
     base = {f"b{i}": i / 10 for i in range(8)}
-    a = _eval_run(runs_store, "popular", base)
-    b = _eval_run(runs_store, "itemknn", {f"b{i}": 0.9 - i / 10 for i in range(7)})  # no b7
+    a = add_eval_run(runs_store, "popular", base)
+    b = add_eval_run(runs_store, "itemknn", {f"b{i}": 0.9 - i / 10 for i in range(7)})  # no b7
     app = make_app(runs_store)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("5")

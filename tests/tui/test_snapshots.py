@@ -12,7 +12,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, TextArea
 
-from tests.tui.conftest import settle
+from tests.tui.conftest import add_eval_run, fix_times, settle
 from workbench.engine.store import Store
 from workbench.tui.app import WorkbenchApp
 
@@ -143,3 +143,29 @@ def test_sweep_layout(
     monkeypatch.setattr("workbench.engine.sweep.new_sweep_id", lambda: "5eed0001")
     steps = then("6", _sweep_form, "ctrl+r")
     assert snap_compare(make_app(mini_store), terminal_size=size, run_before=steps)
+
+
+async def _compare_runs_3_4(pilot: Pilot[None]) -> None:
+    pilot.app.screen.query_one("#compare-runs", Input).value = "3 4"
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        pytest.param(("5", _compare_runs_3_4, "enter"), id="tests"),
+        pytest.param(("5", _compare_runs_3_4, "enter", "p"), id="plot"),
+    ],
+)
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_evaluations_layout(
+    steps: tuple[object, ...],
+    size: tuple[int, int],
+    runs_store: Store,
+    make_app: MakeApp,
+    snap_compare: Snap,
+) -> None:
+    """Two evaluations compared: the paired tests per metric, and (p) the per-board differences."""
+    add_eval_run(runs_store, "popular", {f"b{i}": i / 10 for i in range(8)})
+    add_eval_run(runs_store, "itemknn", {f"b{i}": 0.9 - i / 10 for i in range(7)})
+    fix_times(runs_store)
+    assert snap_compare(make_app(runs_store), terminal_size=size, run_before=then(*steps))
