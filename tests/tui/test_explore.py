@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from textual.widgets import ContentSwitcher, Input
+from rich.console import Console
+from textual.widgets import ContentSwitcher, Input, Static
 
 from tests.tui.conftest import settle
 from workbench.engine.store import Store
@@ -138,3 +139,49 @@ async def test_hits_a_page_at_a_time(
         assert [str(k.value) for k in results.rows] == ["pin:p12", "pin:p13", "pin:p14", "pin:p15"]
         await pilot.press("left_square_bracket")
         assert results.row_count == 6 and results.cursor_key == "pin:p06"
+
+
+async def test_pages_say_how_many_and_m_reads_more(
+    mini_store: Store, make_app: Callable[[Store], WorkbenchApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pin on more boards (a board with more pins) than a page holds says "N of M · m more";
+    ``m`` appends the next page. Pages here hold 1 board and 4 pins."""
+    from workbench.services import explore as svc
+
+    pin_page, board_page = svc.pin_page, svc.board_page
+    monkeypatch.setattr(svc, "pin_page", lambda s, d, p, offset=0: pin_page(s, d, p, offset, 1))
+    monkeypatch.setattr(svc, "board_page", lambda s, d, b, offset=0: board_page(s, d, b, offset, 4))
+    app = make_app(mini_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("#explore-search", Input).value = "p04"
+        await settle(pilot)
+        await pilot.press("enter", "enter")  # p04 is on boards b0 and b1
+        await settle(pilot)
+        boards = screen.query_one("#pin-boards", RowsTable)
+        assert (
+            boards.row_count == 1 and boards.border_title == "Boards with pin p04 (1 of 2 · m more)"
+        )
+        console = Console(width=100, color_system=None)
+        with console.capture() as text:
+            console.print(screen.query_one("#pin-text", Static).content)
+        assert "boards  2" in text.get()
+        await pilot.press("m")
+        await settle(pilot)
+        assert boards.row_count == 2 and boards.border_title == "Boards with pin p04 (2)"
+        assert [boards.get_row_at(i)[1] for i in range(2)] == ["b0", "b1"]
+        assert screen.check_action("more", ()) is False
+        await pilot.press("enter")  # board b0: six pins
+        await settle(pilot)
+        pins = screen.query_one("#board-list", RowsTable)
+        assert pins.row_count == 4 and screen.query_one("#board-pins").border_title == (
+            "Pins on board b0 (4 of 6 · m more)"
+        )
+        await pilot.press("m")
+        await settle(pilot)
+        assert pins.row_count == 6
+        assert screen.query_one("#board-pins").border_title == "Pins on board b0 (6)"
+        assert [pins.get_row_at(i)[1] for i in range(6)] == [f"p0{i}" for i in range(6)]

@@ -46,6 +46,7 @@ class ExploreScreen(WorkbenchScreen):
         Binding("e", "explain", "Explain", id="explore.explain", show=False),
         Binding("right_square_bracket", "page(1)", "Next results", id="explore.next"),
         Binding("left_square_bracket", "page(-1)", "Previous results", id="explore.previous"),
+        Binding("m", "more", "More rows", id="explore.more"),
     ]
 
     def __init__(self) -> None:
@@ -171,7 +172,34 @@ class ExploreScreen(WorkbenchScreen):
             target = self.page + int(str(parameters[0]))
             pages = -(-len(self.hits) // PAGE)
             return 0 <= target < pages and pages > 1 and not isinstance(self.focused, Input)
+        if action == "more":  # the page on show lists fewer boards or pins than it has
+            current = self.query_one(ContentSwitcher).current
+            if current == "explore-pin":
+                return self.query_one(PinView).more
+            return current == "explore-board" and self.query_one(BoardView).more
         return super().check_action(action, parameters)
+
+    def action_more(self) -> None:
+        """``m``: the next page of the pin's boards or of the board's pins."""
+        dataset, store = self.workbench.dataset, self.workbench.store
+        if dataset is None:
+            return
+        if self.query_one(ContentSwitcher).current == "explore-pin":
+            view = self.query_one(PinView)
+            table = view.query_one(RowsTable)
+            shown = [(str(k.value), list(table.get_row(k))[1:]) for k in table.rows]
+            pin, offset = view.detail.pin, len(shown)  # type: ignore[union-attr]
+            self.run_job(Job("explore.more", "Reading more boards",
+                             lambda _ctx: explore.pin_page(store, dataset, pin, offset),
+                             lambda page: view.show(page, shown),
+                             show_progress=False))  # fmt: skip
+            return
+        board_view = self.query_one(BoardView)
+        board, offset = board_view.detail.board, len(board_view.shown)  # type: ignore[union-attr]
+        self.run_job(Job("explore.more", "Reading more pins",
+                         lambda _ctx: explore.board_page(store, dataset, board, offset),
+                         lambda page: self.call_later(board_view.show, page, True),
+                         show_progress=False))  # fmt: skip
 
     @on(Input.Submitted, "#explore-search")
     def _to_results(self) -> None:

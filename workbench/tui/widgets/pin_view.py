@@ -39,34 +39,52 @@ class PinView(Vertical):
         table.border_title = "Boards"
         yield table
 
-    def show(self, detail: PinPage) -> None:
+    detail: PinPage | None = None
+    """The page on show (the last one read, when ``m`` read more)."""
+
+    def show(self, detail: PinPage, shown: list[tuple[str, list[Any]]] | None = None) -> None:
+        """Show ``detail``; its boards follow the rows already ``shown`` (``m``: more rows)."""
+        self.detail = detail
         row = detail.row
-        self.query_one(PinImage).show(row.get("image"))
-        text = Table.grid()
-        text.add_row(Text(str(row.get("title") or "(no title)"), style="bold"))
-        text.add_row(Text(str(row.get("description") or ""), style="italic"))
-        text.add_row("")
-        text.add_row(attribute_grid(row | {"boards": len(detail.boards)}, PIN_FIELDS))
-        self.query_one("#pin-text", Static).update(text)
+        if not shown:
+            self.query_one(PinImage).show(row.get("image"))
+            text = Table.grid()
+            text.add_row(Text(str(row.get("title") or "(no title)"), style="bold"))
+            text.add_row(Text(str(row.get("description") or ""), style="italic"))
+            text.add_row("")
+            text.add_row(attribute_grid(row | {"boards": f"{detail.degree:,}"}, PIN_FIELDS))
+            self.query_one("#pin-text", Static).update(text)
         table = self.query_one(RowsTable)
-        table.border_title = f"Boards with pin {detail.pin} ({len(detail.boards)})"
         extra = [
             k
             for k in (detail.boards[0] if detail.boards else {})
             if k not in ("board", "name", "pins")
         ]
-        table.set_columns("Board", "Name", "Pins", *extra)
-        table.set_rows(
-            [
-                (
+        if not shown:
+            table.set_columns("Board", "Name", "Pins", *extra)
+        rows = (shown or []) + [
+            (
+                b["board"],
+                [
                     b["board"],
-                    [
-                        b["board"],
-                        b.get("name") or "",
-                        Text(f"{b['pins']:,}", justify="right"),
-                        *(str(b.get(k) or "") for k in extra),
-                    ],
-                )
-                for b in detail.boards
-            ]
+                    b.get("name") or "",
+                    Text(f"{b['pins']:,}", justify="right"),
+                    *(str(b.get(k) or "") for k in extra),
+                ],
+            )
+            for b in detail.boards
+        ]
+        table.set_rows(rows)
+        table.border_title = (
+            f"Boards with pin {detail.pin} ({page_count(len(rows), detail.degree)})"
         )
+
+    @property
+    def more(self) -> bool:
+        """Whether the pin is on more boards than the list shows."""
+        return self.detail is not None and self.query_one(RowsTable).row_count < self.detail.degree
+
+
+def page_count(shown: int, total: int) -> str:
+    """``554`` when all are shown, else ``200 of 554 · m more``."""
+    return f"{total:,}" if shown >= total else f"{shown:,} of {total:,} · m more"
