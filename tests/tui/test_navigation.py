@@ -22,7 +22,7 @@ from workbench.tui.commands import WorkbenchCommands
 from workbench.tui.jobs import Job
 from workbench.tui.screens.pin_page import PinPageScreen
 from workbench.tui.widgets.explain_panel import ExplainPanel
-from workbench.tui.widgets.rows_table import RowsTable, format_score
+from workbench.tui.widgets.rows_table import RowsTable, format_score, format_scores
 
 MakeApp = Callable[[Store], WorkbenchApp]
 
@@ -146,6 +146,16 @@ def test_scores_and_counts_are_readable() -> None:
     assert format_score(0.0123456) == "0.0123"
     assert format_score(1.2e-5) == "1.200e-05"
     assert format_score(None) == "—"
+
+
+def test_a_column_of_scores_has_one_format() -> None:
+    # Pixie's boosted scores: whole numbers but for float error stay whole numbers.
+    assert format_scores([755.0, 591.0, 514.9999999999999, 487.0]) == ["755", "591", "515", "487"]
+    assert format_scores([751.0, 725.5, 3.25]) == ["751.0000", "725.5000", "3.2500"]
+    assert format_scores([1234.56, 2.0, None]) == ["1,234.6", "2.0", "—"]
+    assert format_scores([0.5, 0.0, 0.25]) == ["0.5000", "0", "0.2500"]
+    assert format_scores([1e-5, 2e-6]) == ["1.000e-05", "2.000e-06"]
+    assert format_scores([]) == []
 
 
 async def test_walk_the_graph_from_a_run(runs_store: Store, make_app: MakeApp) -> None:

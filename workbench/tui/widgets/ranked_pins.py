@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 
 from workbench.tui.widgets.pin_image import PinImage
 from workbench.tui.widgets.pin_view import PIN_FIELDS, attribute_grid
-from workbench.tui.widgets.rows_table import RowsTable, format_score
+from workbench.tui.widgets.rows_table import RowsTable, format_scores
 
 
 class RankedPins(Vertical):
@@ -55,12 +55,12 @@ class RankedPins(Vertical):
         table = self.table
         table.run_id = run_id
         table.set_columns("Rank", "Pin", "Score", "Title", *extra)
+        scores = format_scores([score for _, _, score in ranking])  # one format per column
         table.set_rows([
-            (pin, [Text(str(rank), justify="right"), pin,
-                   Text(format_score(score), justify="right"),
+            (pin, [Text(str(rank), justify="right"), pin, Text(shown, justify="right"),
                    self.rows.get(pin, {}).get("title") or "",
                    *(str(self.rows.get(pin, {}).get(c) or "") for c in extra)])
-            for rank, pin, score in ranking
+            for (rank, pin, _), shown in zip(ranking, scores, strict=True)
         ])  # fmt: skip
         table.border_title = title
         table.focus()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.cells import cell_len
@@ -47,6 +48,26 @@ def format_score(value: float | None) -> str:
     if magnitude >= 0.0001:
         return f"{value:.4f}"
     return f"{value:.3e}"
+
+
+def format_scores(values: Sequence[float | None]) -> list[str]:
+    """A column of scores in one format, so that they line up and compare at a glance: whole
+    numbers (``755``) when every score is one (to within float error), else as many decimals as
+    the largest score allows (``515.0000`` beside ``12.3457``; one decimal from 1,000 on)."""
+    finite = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    if not finite:
+        return [format_score(v) for v in values]
+    largest = max(abs(v) for v in finite)
+    if largest >= 1e15 or 0 < largest < 0.0001:
+        return [format_score(v) for v in values]
+    if all(abs(v - round(v)) <= 1e-9 * max(1.0, abs(v)) for v in finite):
+        fmt = "{:,.0f}"
+    else:
+        fmt = "{:,.1f}" if largest >= 1000 else "{:.4f}"
+    return [
+        "—" if v is None or math.isnan(float(v)) else ("0" if v == 0 else fmt.format(v))
+        for v in values
+    ]
 
 
 def format_count(value: int | None) -> str:
