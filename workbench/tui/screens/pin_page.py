@@ -23,7 +23,7 @@ from workbench.tui.messages import PinAction
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.pin_image import PinImage
 from workbench.tui.widgets.pin_view import PIN_FIELDS, attribute_grid
-from workbench.tui.widgets.rows_table import RowsTable
+from workbench.tui.widgets.rows_table import RowsTable, count_of
 
 
 def read_pin(store: Any, dataset: str, pin: str, offset: int = 0) -> Any:
@@ -108,7 +108,7 @@ class PinPageScreen(WorkbenchScreen):
         if row.get("description"):
             text.add_row(Text(str(row["description"]), style="italic"))
         text.add_row("")
-        text.add_row(attribute_grid({"pin": detail.pin, "degree": f"{detail.degree:,} boards"}
+        text.add_row(attribute_grid({"pin": detail.pin, "degree": count_of(detail.degree, "board")}
                                     | {k: v for k, v in row.items() if k not in PIN_FIELDS},
                                     ()))  # fmt: skip
         self.query_one("#page-text", Static).update(text)

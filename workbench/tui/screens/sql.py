@@ -26,7 +26,7 @@ from workbench.tui.jobs import Job, JobContext
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.prompt import PromptScreen
-from workbench.tui.widgets.rows_table import RowsTable
+from workbench.tui.widgets.rows_table import RowsTable, count_of
 
 PAGE = 200
 """Rows shown at a time (the query keeps up to the service's row limit)."""
@@ -176,7 +176,7 @@ class SQLScreen(WorkbenchScreen):
         more = f" (first {len(result.rows):,}; the query has more)" if result.truncated else ""
         paging = f" · page {self.page + 1}/{pages} ([ ])" if pages > 1 else ""
         table.border_title = (
-            f"{len(result.rows):,} rows{more} · {result.elapsed_ms:,.0f} ms{paging}"
+            f"{count_of(len(result.rows), 'row')}{more} · {result.elapsed_ms:,.0f} ms{paging}"
         )
 
     def action_page(self, step: int) -> None:
@@ -238,7 +238,7 @@ class SQLScreen(WorkbenchScreen):
             return sql.export(store, request, reporter)
 
         def done(written: Any) -> None:
-            self.notify(f"exported {written.rows:,} rows to {written.path}", markup=False)
+            self.notify(f"exported {count_of(written.rows, 'row')} to {written.path}", markup=False)
 
         def failed(exc: Exception) -> None:
             if isinstance(exc, OutputExistsError) and not overwrite:

@@ -75,6 +75,11 @@ def format_count(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
+def count_of(n: int, noun: str) -> str:
+    """``1 row``, ``2 rows``, ``1,500 boards``: a count with its noun (plural in ``s``)."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def number_cell(value: Any) -> Any:
     """Numbers right-aligned and formatted; anything else as given."""
     if isinstance(value, bool) or not isinstance(value, int | float):
