@@ -2,8 +2,11 @@
 
 It calls the explain service (``workbench.services.explain``) in a thread worker and shows what
 it returns: the pin's score, degree and popularity rank, the share of each query pin, and the
-boards through which the walks reached it most often. ``e`` on the same pin again, or Esc in the
-panel, closes it.
+boards through which the walks reached it most often. ``e`` on the same pin again, or Esc,
+closes it: in the panel by its own binding, elsewhere on the screen by the screen's
+:data:`CLOSE_EXPLAIN` binding with :class:`ExplainHost` (Esc cancels a running job first, and in a
+text box it leaves the box). A switch of dataset closes it (:meth:`ExplainPanel.close_on`): it
+explains a run of the old dataset.
 """
 
 from __future__ import annotations
@@ -15,13 +18,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Input, Static, TextArea
 
 from workbench.tui.jobs import Job, JobContext
 from workbench.tui.widgets.rows_table import RowsTable, format_score
 
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
+
+
+CLOSE_EXPLAIN = Binding(
+    "escape", "close_explain", "Close", id="explain.close", tooltip="Close the explanation"
+)
+"""Esc on a screen with the panel open (after the screen's ``cancel_job`` binding for Esc, so
+that Esc still cancels a running job first): screens list it with :class:`ExplainHost`."""
 
 
 def explanation_dict(explanation: Any) -> dict[str, Any]:
@@ -72,7 +82,7 @@ class ExplainPanel(Vertical):
         is not on (the focused list stays in view, and nothing is squeezed at 80 columns)."""
         found = screen.query(ExplainPanel)
         if found and found.first().run_id == run_id and found.first().pin == pin:
-            found.first().remove()
+            cls.close_on(screen)
             return
         panel = found.first() if found else cls()
         focused = screen.focused
@@ -90,6 +100,7 @@ class ExplainPanel(Vertical):
 
     def on_mount(self) -> None:
         self._fit()
+        self.screen.refresh_bindings()  # the footer offers Esc to close it
 
     def _fit(self) -> None:
         """Between the navigation line and the footer (a floating panel has no container)."""
@@ -203,4 +214,39 @@ class ExplainPanel(Vertical):
         )
 
     def action_close(self) -> None:
-        self.remove()
+        self.close_on(self.screen)
+
+    @classmethod
+    def is_open(cls, screen: Screen[Any]) -> bool:
+        return bool(screen.query(ExplainPanel))
+
+    @classmethod
+    def close_on(cls, screen: Screen[Any]) -> None:
+        """Close the panel of ``screen``, if it has one open."""
+        found = screen.query(ExplainPanel)
+        if found:
+            found.remove()
+            screen.call_after_refresh(screen.refresh_bindings)
+
+
+class ExplainHost:
+    """For a screen that shows the explain panel (list it before the screen class, and put
+    :data:`CLOSE_EXPLAIN` in ``BINDINGS`` after the base screen's Esc binding): Esc closes the
+    panel while it is open, no job runs and the focus is not in a text box (there Esc leaves
+    the box, as everywhere)."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close_explain":
+            screen = cast("Screen[Any]", self)
+            from workbench.tui.widgets.job_bar import JobBar
+
+            bars = screen.query(JobBar)
+            return (
+                ExplainPanel.is_open(screen)
+                and not (bars and bars.first().running)
+                and not isinstance(screen.focused, Input | TextArea)
+            )
+        return cast("bool | None", super().check_action(action, parameters))  # type: ignore[misc]
+
+    def action_close_explain(self) -> None:
+        ExplainPanel.close_on(cast("Screen[Any]", self))
