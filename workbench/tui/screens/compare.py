@@ -30,6 +30,7 @@ from workbench.services.parsing import parse_run_ids
 from workbench.tui.jobs import Job, JobContext
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.board_diff_plot import BoardDiffPlot
+from workbench.tui.widgets.explain_panel import CLOSE_EXPLAIN, ExplainHost, ExplainPanel
 from workbench.tui.widgets.rows_table import RowsTable
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def _p(value: float | None) -> Text:
     return Text(f"{value:.4f}", style=style, justify="right")
 
 
-class CompareScreen(WorkbenchScreen):
+class CompareScreen(ExplainHost, WorkbenchScreen):
     """Top: runs, cutoff and query; middle: the summary; bottom: the aligned or metric table
     (or, for evaluations, the per-board difference plot: ``p``)."""
 
@@ -110,6 +111,8 @@ class CompareScreen(WorkbenchScreen):
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
+        *WorkbenchScreen.BINDINGS,  # Esc cancels a running job first
+        CLOSE_EXPLAIN,
         Binding("ctrl+r", "compare", "Compare", id="compare.run"),
         Binding("slash", "focus_runs", "Runs", id="compare.runs"),
         Binding("p", "toggle_plot", "Board plot", id="compare.plot"),
@@ -165,6 +168,9 @@ class CompareScreen(WorkbenchScreen):
         self.watch(self.app, "compare_request", self._requested)
 
     def _dataset_in_use(self, dataset: str | None) -> None:
+        """Runs belong to a dataset: a switch brings back the runs field typed for the new one,
+        clears the comparison and closes its explanation (a pin of an old run)."""
+        ExplainPanel.close_on(self)
         runs = self.query_one("#compare-runs", Input)
         with runs.prevent(Input.Changed):  # a recalled (or empty) field is not an error yet
             runs.value = self.workbench.recall("compare.runs", "")
@@ -228,13 +234,19 @@ class CompareScreen(WorkbenchScreen):
                 return result, service.titles(store, result), []
             return result, {}, service.board_differences(store, result)
 
+        dataset = self.workbench.dataset
+
+        def done(found: tuple[Comparison, dict[str, str], list[BoardDifferences]]) -> None:
+            if self.workbench.dataset == dataset:  # else the dataset was switched meanwhile
+                self._show(found)
+
         self.query_one("#compare-error", Label).update("")
         self.run_job(
             Job(
                 "compare",
                 f"Comparing runs {', '.join(map(str, run_ids))}",
                 run,
-                self._show,
+                done,
                 on_error=self._failed,
             )
         )

@@ -18,17 +18,20 @@ from workbench.engine.progress import Reporter
 from workbench.services import recommend as svc
 from workbench.tui.jobs import Job, JobContext
 from workbench.tui.screens.base import WorkbenchScreen
+from workbench.tui.widgets.explain_panel import CLOSE_EXPLAIN, ExplainHost, ExplainPanel
 from workbench.tui.widgets.param_form import ParamForm
 from workbench.tui.widgets.ranked_pins import RankedPins
 
 MODES = (("Query pins", "pins"), ("A board", "board"))
 
 
-class RecommendScreen(WorkbenchScreen):
+class RecommendScreen(ExplainHost, WorkbenchScreen):
     """Left: query, algorithm and parameters; right: the ranking and the highlighted pin."""
 
     MODE = "recommend"
     BINDINGS: ClassVar[list[BindingType]] = [
+        *WorkbenchScreen.BINDINGS,  # Esc cancels a running job first
+        CLOSE_EXPLAIN,
         Binding("ctrl+r", "run", "Run", id="recommend.run"),
     ]
 
@@ -72,6 +75,7 @@ class RecommendScreen(WorkbenchScreen):
 
     def on_mount(self) -> None:
         self.query_one("#rec-board-row").display = False
+        self.watch(self.app, "dataset", self._dataset_changed)
         self.watch(self.app, "query_pins", self._query_pins_changed)
         # typing goes to the query (a digit there is a pin id, not a screen key); Tab moves on
         self.query_one("#recommend-form").can_focus = False
@@ -94,6 +98,15 @@ class RecommendScreen(WorkbenchScreen):
 
         self.run_job(Job("recommend.algorithms", "Reading algorithms", load, loaded,
                          show_progress=False))  # fmt: skip
+
+    def _dataset_changed(self, dataset: str | None) -> None:
+        """The results are a run of the dataset they were made on: a switch clears them and
+        closes their explanation (``a`` must not add the old dataset's pins to the new query)."""
+        ExplainPanel.close_on(self)
+        ranking = self.query_one(RankedPins)
+        if ranking.table.row_count or ranking.table.run_id is not None:
+            ranking.clear()
+        self.query_one("#rec-error", Label).update("")
 
     def _query_pins_changed(self, pins: tuple[str, ...]) -> None:
         """The App's query pins belong to the dataset in use: a switch to another dataset
@@ -167,8 +180,12 @@ class RecommendScreen(WorkbenchScreen):
                 raise Cancelled("recommend cancelled")
             return result, explore.pins(store, dataset, result.results["pin"].to_list())
 
+        def done(outcome: tuple[Any, list[dict[str, Any]]]) -> None:
+            if self.workbench.dataset == dataset:  # else the dataset was switched meanwhile
+                self._show(outcome)
+
         error.update("")
-        self.run_job(Job("recommend", f"Running {algo}", run, self._show,
+        self.run_job(Job("recommend", f"Running {algo}", run, done,
                          on_error=lambda e: error.update(str(e))))  # fmt: skip
 
     def _show(self, outcome: tuple[Any, list[dict[str, Any]]]) -> None:
