@@ -20,6 +20,7 @@ from workbench.services.parsing import ParseError, format_crop, parse_crop, pars
 from workbench.tui.jobs import Job, JobContext
 from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.widgets.crop_preview import THUMBNAIL, CropPreview
+from workbench.tui.widgets.explain_panel import CLOSE_EXPLAIN, ExplainHost, ExplainPanel
 from workbench.tui.widgets.path_suggester import PathSuggester
 from workbench.tui.widgets.ranked_pins import RankedPins
 
@@ -69,12 +70,14 @@ def walk_label(run: Run) -> str:
     return f"#{run.run_id} {run.name or run.algorithm} · {query}"
 
 
-class VisualScreen(WorkbenchScreen):
+class VisualScreen(ExplainHost, WorkbenchScreen):
     """Left: the query image, its crop box and the search options; right: the ranking with the
     highlighted pin, and fusion with a walk ranking."""
 
     MODE = "visual"
     BINDINGS: ClassVar[list[BindingType]] = [
+        *WorkbenchScreen.BINDINGS,  # Esc cancels a running job first
+        CLOSE_EXPLAIN,
         # Footer labels are short (80 columns); the tooltip is the whole story, shown by F1.
         Binding("ctrl+r", "search", "Search", id="visual.search"),
         Binding(
@@ -171,8 +174,17 @@ class VisualScreen(WorkbenchScreen):
     # -- the dataset --------------------------------------------------------------------------
 
     def _dataset_changed(self, dataset: str | None) -> None:
-        self.visual_run = self.shown_run = None
+        """Nothing of the old dataset stays: its ranking and explanation go, and the pin and
+        crop box typed for the new dataset come back (empty the first time)."""
+        ExplainPanel.close_on(self)
+        self.visual_run = self.shown_run = self.query_pin = None
+        self._search_after_index = False
+        self.query_one(RankedPins).clear()
         self.query_one("#vis-error", Label).update("")
+        for name in ("pin", "crop"):
+            box = self.query_one(f"#vis-{name}", Input)
+            with box.prevent(Input.Changed):  # the query image is loaded below
+                box.value = self.workbench.recall(f"visual.{name}", "")
         self._load_embeddings()
         self._load_walk_runs()
         self._load_query()
@@ -256,6 +268,10 @@ class VisualScreen(WorkbenchScreen):
 
     def _query_text(self) -> str:
         return self.query_one("#vis-pin" if self.by_pin else "#vis-file", Input).value.strip()
+
+    @on(Input.Changed, "#vis-pin, #vis-crop")
+    def _remember_query(self, event: Input.Changed) -> None:
+        self.workbench.remember(f"visual.{str(event.input.id).removeprefix('vis-')}", event.value)
 
     @on(Select.Changed, "#vis-mode")
     def _mode_changed(self) -> None:
@@ -412,6 +428,8 @@ class VisualScreen(WorkbenchScreen):
             return svc.search(store, request, ctx.reporter)
 
         def done(result: svc.Ranking) -> None:
+            if self.workbench.dataset != dataset:  # switched meanwhile: not this one's
+                return
             pins = result.pins.to_dicts()
             self.visual_run = self.shown_run = result.run_id
             self.query_pin = text if by_pin else None
@@ -511,6 +529,8 @@ class VisualScreen(WorkbenchScreen):
             return svc.fuse(store, request, ctx.reporter)
 
         def done(result: svc.Ranking) -> None:
+            if self.workbench.dataset != dataset:  # switched meanwhile: not this one's
+                return
             pins = result.pins.to_dicts()
             self.shown_run = result.run_id
             source = self.walk_runs.get(walk)
