@@ -23,6 +23,7 @@ from workbench.tui.screens.base import WorkbenchScreen
 from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.export_dialog import ExportDialog
 from workbench.tui.screens.prompt import PromptScreen
+from workbench.tui.widgets.explain_panel import CLOSE_EXPLAIN, ExplainHost, ExplainPanel
 from workbench.tui.widgets.rows_table import RowsTable
 
 LIST_LIMIT = 2000
@@ -79,11 +80,13 @@ def run_summary(run: Run) -> Table:
     return grid
 
 
-class RunsScreen(WorkbenchScreen):
+class RunsScreen(ExplainHost, WorkbenchScreen):
     """Top: filters and the runs; below: the highlighted run and its top results."""
 
     MODE = "runs"
     BINDINGS: ClassVar[list[BindingType]] = [
+        *WorkbenchScreen.BINDINGS,  # Esc cancels a running job first
+        CLOSE_EXPLAIN,  # ``e`` on the results explains a pin
         Binding("e", "export", "Export…", id="runs.export"),
         Binding("n", "rename", "Rename…", id="runs.rename"),
         Binding("d,delete", "delete", "Delete…", id="runs.delete"),
@@ -139,12 +142,19 @@ class RunsScreen(WorkbenchScreen):
         table.focus()
 
     def _dataset_in_use(self, dataset: str | None) -> None:
-        """Filters belong to a dataset: a switch lists the new dataset's runs with the filter
-        text last typed for it (none carried across)."""
+        """Filters and the sort belong to a dataset: a switch lists the new dataset's runs with
+        the filter text and sort last chosen for it (none carried across); the old run's detail
+        and explanation go at once, the list's highlighted run fills them when it is read."""
+        ExplainPanel.close_on(self)
+        self._sort = self.workbench.recall("runs.sort", None)
+        self.runs = {}
+        self._show_rows()
+        self._show_run()
         select = self.query_one("#runs-dataset", Select)
         if dataset is not None and dataset in self._dataset_names:
             select.value = dataset
         self.query_one("#runs-text", Input).value = self.workbench.recall("runs.text", "")
+        self.action_refresh()
 
     def on_screen_resume(self) -> None:
         self.action_refresh()
@@ -218,6 +228,7 @@ class RunsScreen(WorkbenchScreen):
 
     def _sort_by(self, column: int, descending: bool) -> None:
         self._sort = (column, descending)
+        self.workbench.remember("runs.sort", self._sort)
         self._show_rows()
 
     def action_sort(self) -> None:
@@ -255,6 +266,7 @@ class RunsScreen(WorkbenchScreen):
         if run is None:
             summary.update("No runs match." if self.runs == {} else "")
             results.set_rows([])
+            results.border_title = "Top results"
             return
         summary.update(run_summary(run))
         store = self.workbench.store
@@ -263,6 +275,9 @@ class RunsScreen(WorkbenchScreen):
             return svc.run_results(store, run.run_id, 0, PREVIEW_ROWS)
 
         def done(page: svc.ResultsPage) -> None:
+            current = self.current
+            if current is None or current.run_id != run.run_id:  # another run is highlighted
+                return
             rows = page.rows.to_dicts()
             results.set_rows(
                 [
