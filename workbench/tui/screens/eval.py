@@ -19,7 +19,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Container, Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Select, TabbedContent, TabPane
 from textual_plotext import PlotextPlot
 
@@ -31,6 +31,14 @@ from workbench.tui.widgets.rows_table import RowsTable, format_score
 
 WORST = 50
 """Boards listed in the drill-down list."""
+TITLES = {
+    "#eval-metrics": "metric@k",
+    "#eval-worst": "Worst boards (Enter: drill down)",
+    "#eval-held": "Held",
+    "#eval-top": "Top 10",
+    "#eval-board-pins": "Pins of the board",
+}
+"""The result panes' titles before a run (and after a dataset switch)."""
 METRIC_KEY = re.compile(r"^(?P<name>[a-z_]+)@(?P<k>\d+)$")
 
 
@@ -139,28 +147,20 @@ class EvalScreen(WorkbenchScreen):
                 yield ParamForm(id="eval-params")
             with TabbedContent(id="eval-results"):
                 with TabPane("Metrics", id="eval-tab-metrics"):
-                    table = RowsTable(id="eval-metrics", classes="panel")
-                    table.border_title = "metric@k"
-                    yield table
+                    yield RowsTable(id="eval-metrics", classes="panel")
                     yield PlotextPlot(id="eval-plot")
                 with TabPane("Ranks", id="eval-tab-ranks"):
                     yield PlotextPlot(id="eval-ranks")
                 with TabPane("Worst boards", id="eval-tab-worst"):
-                    with Horizontal(id="eval-worst-row"):
-                        worst = RowsTable(id="eval-worst", classes="panel")
-                        worst.border_title = "Worst boards (Enter: drill down)"
-                        yield worst
-                        with Vertical(id="eval-drill"):
-                            with Horizontal(id="eval-drill-top"):
-                                held = RowsTable(id="eval-held", classes="panel")
-                                held.border_title = "Held out"
-                                yield held
-                                top = RowsTable(id="eval-top", classes="panel")
-                                top.border_title = "Top 10"
-                                yield top
-                            pins = RowsTable(id="eval-board-pins", classes="panel")
-                            pins.border_title = "Pins of the board"
-                            yield pins
+                    # The worst boards on top at full width; under them a board's held-out
+                    # pins, the top 10 and its pins (a grid: side by side when wide, in two
+                    # rows that scroll when narrow).
+                    with VerticalScroll(id="eval-worst-row"):
+                        yield RowsTable(id="eval-worst", classes="panel")
+                        with Container(id="eval-drill"):
+                            yield RowsTable(id="eval-held", classes="panel")
+                            yield RowsTable(id="eval-top", classes="panel")
+                            yield RowsTable(id="eval-board-pins", classes="panel")
 
     def on_mount(self) -> None:
         self.query_one("#eval-form").can_focus = False
@@ -168,6 +168,8 @@ class EvalScreen(WorkbenchScreen):
         self.query_one("#eval-held", RowsTable).set_columns("Pin")
         self.query_one("#eval-top", RowsTable).set_columns("Rank", "Pin", "Score", "Held")
         self.query_one("#eval-board-pins", RowsTable).set_columns("Pin", "Title")
+        for selector, title in TITLES.items():
+            self.query_one(selector, RowsTable).border_title = title
         self.watch(self.app, "dataset", self._dataset_changed)
 
         def load(_ctx: JobContext) -> dict[str, Any]:
@@ -208,11 +210,18 @@ class EvalScreen(WorkbenchScreen):
         boards.value = "" if defaults.get("boards") is None else str(defaults["boards"])
 
     def _dataset_changed(self, _dataset: str | None) -> None:
-        """Results belong to the dataset they were computed on: a switch clears them."""
+        """Results belong to the dataset they were computed on: a switch clears them (tables,
+        titles and plots; the form's settings stay)."""
         self.evaluation = None
         for table in self.query(RowsTable):
             table.set_rows([])
-        self.query_one("#eval-metrics", RowsTable).border_title = "metric@k"
+        self.query_one("#eval-worst", RowsTable).set_columns("Board", "First hit", "Metric")
+        for selector, title in TITLES.items():
+            self.query_one(selector, RowsTable).border_title = title
+        for plot in self.query(PlotextPlot):
+            plot.plt.clear_figure()
+            plot.refresh()
+        self.query_one("#eval-worst-row").scroll_home(animate=False)
         self.query_one("#eval-error", Label).update("")
 
     @on(Select.Changed, "#eval-algo")
@@ -387,7 +396,7 @@ class EvalScreen(WorkbenchScreen):
             detail, pins = found
             held = self.query_one("#eval-held", RowsTable)
             held.set_rows([(p, [p]) for p in detail.held_out])
-            held.border_title = f"Held out ({len(detail.held_out)})"
+            held.border_title = f"Held ({len(detail.held_out)})"
             top = self.query_one("#eval-top", RowsTable)
             top.set_rows(
                 [
@@ -404,5 +413,6 @@ class EvalScreen(WorkbenchScreen):
                 [(str(p["pin"]), [str(p["pin"]), p.get("title") or ""]) for p in pins.pins]
             )
             board_pins.border_title = f"Pins of board {board} ({pins.size:,})"
+            held.scroll_visible(animate=False)  # at 80x24 the drill-down is below the list
 
         self.run_job(Job("eval.drill", f"Opening board {board}", run, done, show_progress=False))

@@ -40,6 +40,7 @@ class ExportDialog(ModalScreen[Path | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="export-dialog") as box:
             box.border_title = f"Export run {self.run_id}"
+            box.border_subtitle = "Enter: export · Esc: cancel"
             yield Label("Format")
             yield Select(
                 [(f"{f}  {svc.FORMAT_HELP.get(f, '')}", f) for f in svc.FORMATS],
@@ -70,6 +71,9 @@ class ExportDialog(ModalScreen[Path | None]):
 
     def on_mount(self) -> None:
         self.query_one("#export-path", Input).focus()
+        # Short terminals: the dialog scrolls; it opens at its top (focusing the path would
+        # scroll its label away).
+        self.call_after_refresh(self.query_one("#export-dialog").scroll_home, animate=False)
 
     @on(Input.Changed, "#export-k")
     def _k_changed(self, event: Input.Changed) -> None:

@@ -6,16 +6,42 @@ has the focus."""
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Static
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Select, Static, TextArea
 
 from workbench.tui.config import config_path
+
+NARROW = 110
+"""Below this many columns the help leaves out the Where column (the app's -narrow class)."""
+
+
+def where(node: DOMNode) -> str:
+    """Where a key works, in a user's words: this screen, the app, or the widget by its
+    border title (a panel's own, or the one of the panel it sits in) or its kind."""
+    if isinstance(node, Screen):
+        return "this screen"
+    if not isinstance(node, Widget):
+        return "the app"
+    for widget in node.ancestors_with_self:
+        if isinstance(widget, Screen):
+            break
+        if isinstance(widget, Widget) and widget.border_title:
+            return str(widget.border_title).split(" (")[0]
+    kinds = ((DataTable, "the table"), ((Input, TextArea), "the text box"), (Select, "the list"))
+    for kind, text in kinds:
+        if isinstance(node, kind):
+            return text
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", type(node).__name__).lower()
+    return f"the {words}"
 
 
 class HelpScreen(ModalScreen[None]):
@@ -29,6 +55,8 @@ class HelpScreen(ModalScreen[None]):
         super().__init__()
         self.rows: list[tuple[str, str, str, str]] = []
         """``(key, action, binding id, where)`` for every key in reach on ``below``."""
+        self.columns: list[str] = []
+        """The table's column headers as shown (Where only at 110 columns or more)."""
         app = below.app
         focused = below.focused
         chain = list(focused.ancestors_with_self) if focused is not None else [below, app]
@@ -47,16 +75,20 @@ class HelpScreen(ModalScreen[None]):
                 shown = ", ".join(app.get_key_display(Binding(k, "")) for k in keys)
                 # A footer label is short; its tooltip, when it has one, says it all.
                 action = binding.tooltip or binding.description
-                self.rows.append((shown, action, binding.id, type(node).__name__))
+                self.rows.append((shown, action, binding.id, where(node)))
 
     def compose(self) -> ComposeResult:
+        # Narrow terminals (the app's -narrow breakpoint) leave out the Where column.
+        wide = self.app.size.width >= NARROW
         table = Table(box=None, expand=True, padding=(0, 1))
         table.add_column("Key", style="bold", no_wrap=True)
-        table.add_column("Action")
+        table.add_column("Action", ratio=1)
         table.add_column("Binding id", style="dim", no_wrap=True)
-        table.add_column("Where", style="dim", no_wrap=True)
+        if wide:
+            table.add_column("Where", style="dim", no_wrap=True, overflow="ellipsis", max_width=24)
         for row in self.rows:
-            table.add_row(*row)
+            table.add_row(*(row if wide else row[:3]))
+        self.columns = [str(c.header) for c in table.columns]
         with VerticalScroll(classes="dialog", id="help-dialog") as box:
             box.border_title = "Keys (F1)"
             yield Static(table)

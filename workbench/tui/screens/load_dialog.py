@@ -90,6 +90,7 @@ class LoadDialog(ModalScreen[LoadReport | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="load-dialog") as box:
             box.border_title = "Load a dataset"
+            box.border_subtitle = "Enter: load · Esc: cancel"
             yield Label("Files or directory")
             yield Input(
                 placeholder="e.g. sample_data/ or data/edges.csv",
@@ -132,6 +133,11 @@ class LoadDialog(ModalScreen[LoadReport | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Load", variant="primary", id="load-ok")
                 yield Button("Cancel", id="load-cancel")
+
+    def on_mount(self) -> None:
+        # Short terminals: the dialog scrolls; it opens at its top (focusing the path would
+        # scroll its label away).
+        self.call_after_refresh(self.query_one("#load-dialog").scroll_home, animate=False)
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:

@@ -89,10 +89,26 @@ class SweepScreen(WorkbenchScreen):
                 with Horizontal(classes="param-row"):
                     yield Label("protocol", classes="param-name")
                     yield Select([], prompt="loading…", id="sweep-protocol", compact=True)
-                yield from self._number_row("negatives", "99", "", "per board (sampled)")
-                yield from self._number_row("boards", "", "all", "a seeded sample")
-                yield from self._number_row("seed", "0", "", "split, sample, walks")
-                yield from self._number_row("random", "", "all", "drawn from the grid")
+                yield from self._number_row(
+                    "negatives", "99", "", "per board", "negatives per board (sampled protocol)"
+                )
+                yield from self._number_row(
+                    "boards", "", "all", "a sample", "a seeded sample of the boards; empty: all"
+                )
+                yield from self._number_row(
+                    "seed",
+                    "0",
+                    "",
+                    "split, walks",
+                    "seeds the split, the board sample and the walks",
+                )
+                yield from self._number_row(
+                    "random",
+                    "",
+                    "all",
+                    "of the grid",
+                    "settings drawn at random from the grid; empty: all",
+                )
                 yield Static(id="sweep-count", classes="param-hint")
                 yield Label(classes="field-error", id="sweep-error")
                 yield Button("Run sweep  (ctrl+r)", variant="primary", id="sweep-run")
@@ -108,7 +124,10 @@ class SweepScreen(WorkbenchScreen):
                 yield TrialPlot(id="sweep-plot", classes="panel")
                 yield Static(id="sweep-status")
 
-    def _number_row(self, name: str, value: str, placeholder: str, hint: str) -> ComposeResult:
+    def _number_row(
+        self, name: str, value: str, placeholder: str, hint: str, tooltip: str
+    ) -> ComposeResult:
+        """A whole-number field with a short hint (it fits at 80 columns; the tooltip says all)."""
         optional = not value
         validator = (
             Function(_blank_or_positive, "a whole number ≥ 1, or empty")
@@ -119,7 +138,7 @@ class SweepScreen(WorkbenchScreen):
             yield Label(name, classes="param-name")
             yield Input(value, placeholder=placeholder, id=f"sweep-{name}", type="integer",
                         validators=[validator], compact=True)  # fmt: skip
-            yield Label(hint, classes="sweep-field-hint")
+            yield Label(hint, classes="sweep-field-hint").with_tooltip(tooltip)
 
     def on_mount(self) -> None:
         self.query_one("#sweep-trials", RowsTable).set_columns("#", "Run")

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 SHORT = {"datasets": "Data", "recommend": "Rec", "compare": "Comp", "explore": "Expl"}
 """Titles used when the full ones do not fit."""
+MAX_DATASET = 24
+"""Columns of the dataset's name (with its padding) at most."""
+MIN_DATASET = 8
+"""Columns the dataset's name keeps however narrow the terminal (the rest of it is cut)."""
 
 
 class NavBar(Horizontal):
@@ -50,11 +54,24 @@ class NavBar(Horizontal):
         labels = [(m, f"{k} {SHORT.get(m, t)}" if m == self.mode else k) for m, k, t in keys]
         return labels, 1
 
+    def switcher_width(self) -> int:
+        """Columns the switcher needs with every screen named (short titles, one space apart)."""
+        from workbench.tui.app import SCREENS
+
+        named = [
+            f"{self.workbench.key_for(f'screen.{m}', k)} {SHORT.get(m, t)}" for m, t, k in SCREENS
+        ]
+        return sum(cell_len(label) for label in named) + len(named) + 1
+
     def _render_tabs(self) -> None:
         tabs = self.query_one("#nav-tabs", Static)
         dataset = self.app.dataset if hasattr(self.app, "dataset") else None
-        width = max(self.size.width - min(cell_len(str(dataset or "no dataset")) + 2, 24), 1)
-        labels, gap = self.labels(width)
+        # The dataset's name gives way first (cut with an ellipsis): the switcher stays named.
+        wanted = min(cell_len(str(dataset or "no dataset")) + 2, MAX_DATASET)
+        room = max(self.size.width - self.switcher_width(), MIN_DATASET)
+        shown = min(wanted, room)
+        self.query_one("#nav-dataset", Static).styles.width = shown
+        labels, gap = self.labels(max(self.size.width - shown, 1))
         parts = []
         for mode, label in labels:
             style = "reverse bold " if mode == self.mode else ""

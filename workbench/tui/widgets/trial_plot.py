@@ -13,7 +13,8 @@ COLORS = ("blue", "orange", "cyan", "magenta", "yellow", "red", "white")
 
 
 class TrialPlot(PlotextPlot):
-    """Metric (y) against a parameter (x); a line per value of a second parameter."""
+    """Metric (y) against a parameter (x); a line per value of a second parameter. The title
+    is the widget's border title (give it a border, e.g. the ``panel`` class)."""
 
     def show(
         self, trials: Sequence[tuple[dict[str, Any], float]], swept: Sequence[str], metric: str
@@ -23,14 +24,15 @@ class TrialPlot(PlotextPlot):
         plt.clear_figure()
         finite = [(p, v) for p, v in trials if math.isfinite(v)]
         if not finite or not swept:
-            plt.title("No trials yet")
+            self.border_title = "No trials yet"
             self.refresh()
             return
         from workbench.services.sweep import sweep_axes, sweep_series  # loads the engine
 
         x, line = sweep_axes(finite, swept)
         labels, numeric, series = sweep_series(finite, x, line)
-        plt.title(f"{metric} against {x}" + (f", a line per {line}" if line else ""))
+        # The title goes on the panel's border: at 80x24 every row of the plot counts.
+        self.border_title = f"{metric} against {x}" + (f", a line per {line}" if line else "")
         plt.xlabel(x)
         plt.ylabel(metric)
         for i, (name, points) in enumerate(series.items()):
