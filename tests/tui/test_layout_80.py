@@ -15,6 +15,7 @@ from workbench.engine.ingest import load_dataset
 from workbench.engine.store import Store
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.help import HelpScreen
+from workbench.tui.widgets.job_bar import JobBar
 from workbench.tui.widgets.rows_table import RowsTable
 
 MakeApp = Callable[[Store], WorkbenchApp]
@@ -170,3 +171,17 @@ async def test_runs_detail_has_room_for_values(runs_store: Store, make_app: Make
         await pilot.press("7")
         await settle(pilot)
         assert app.screen.query_one("#run-summary-box").region.width >= 40
+
+
+async def test_job_bar_label_has_room_at_80(mini_store: Store, make_app: MakeApp) -> None:
+    app = make_app(mini_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        bar = app.screen.query_one(JobBar)
+        bar.display = True  # as while a job runs
+        app.screen.query_one("#job-label", Static).update("Indexing the images of mini")
+        app.screen.query_one("#job-cancel", Static).update("esc to cancel")
+        await pilot.pause()
+        assert app.screen.query_one("#job-label").region.width >= 30
