@@ -36,8 +36,8 @@ async def test_keymap_from_settings_file(mini_store: Store, tmp_path: Path) -> N
         assert app.current_mode == "explore"
         await pilot.press("f2")
         assert isinstance(app.screen, HelpScreen)
-        assert ("f3", "Go to Explore", "screen.explore", "WorkbenchApp") in app.screen.rows
-        assert ("⌫", "Back", "explore.back", "ExploreScreen") in app.screen.rows
+        assert ("f3", "Go to Explore", "screen.explore", "the app") in app.screen.rows
+        assert ("⌫", "Back", "explore.back", "this screen") in app.screen.rows
 
 
 async def test_bad_settings_are_reported_not_fatal(mini_store: Store, tmp_path: Path) -> None:
