@@ -5,6 +5,7 @@ run of the same pin, and is fused with it; Explore's v searches for the pin on s
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PIL import Image
 from textual.widgets import Button, Input, Label, Select, Static
@@ -142,3 +143,27 @@ def test_crop_box_drawing() -> None:
     assert drawn.getpixel((20, 10)) == OUTLINE and drawn.getpixel((59, 39)) == OUTLINE
     assert drawn.getpixel((40, 25)) == (200, 200, 200)
     assert thumbnail.getpixel((5, 5)) == (200, 200, 200)  # a copy was drawn on
+
+
+async def test_a_dataset_without_images_says_so(
+    mini_store: Store, make_app: MakeApp, tmp_path: Path
+) -> None:
+    """Not "index the images first" (indexing would then say there are none)."""
+    from workbench.engine.ingest import load_dataset
+    from workbench.tui.widgets.ranked_pins import RankedPins
+
+    plain = tmp_path / "plain.csv"
+    plain.write_text("board,pin\n1,10\n1,11\n2,11\n")
+    load_dataset(mini_store, [plain], "plain")
+    app = make_app(mini_store)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        results = app.screen.query_one(RankedPins).table
+        assert results.border_title == "Index the images of mini first (^o)"
+        app.dataset = "plain"
+        await settle(pilot)
+        assert results.border_title == (
+            "plain has no images (load it with its images to search by look)"
+        )

@@ -86,7 +86,8 @@ def _p(value: float | None) -> Text:
     if value is None:
         return Text("—", justify="right")
     style = "bold" if value < SIGNIFICANT else "dim"
-    return Text(f"{value:.4f}", style=style, justify="right")
+    shown = "<0.0001" if value < 0.0001 else f"{value:.4f}"  # never "0.0000": p is never 0
+    return Text(shown, style=style, justify="right")
 
 
 class CompareScreen(ExplainHost, WorkbenchScreen):

@@ -24,7 +24,7 @@ from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.export_dialog import ExportDialog
 from workbench.tui.screens.prompt import PromptScreen
 from workbench.tui.widgets.explain_panel import CLOSE_EXPLAIN, ExplainHost, ExplainPanel
-from workbench.tui.widgets.rows_table import RowsTable
+from workbench.tui.widgets.rows_table import RowsTable, format_scores
 
 LIST_LIMIT = 2000
 PREVIEW_ROWS = svc.PAGE_SIZE
@@ -279,6 +279,7 @@ class RunsScreen(ExplainHost, WorkbenchScreen):
             if current is None or current.run_id != run.run_id:  # another run is highlighted
                 return
             rows = page.rows.to_dicts()
+            scores = format_scores([r["score"] for r in rows])  # one format for the column
             results.set_rows(
                 [
                     (
@@ -287,11 +288,11 @@ class RunsScreen(ExplainHost, WorkbenchScreen):
                             r["query"],
                             Text(str(r["rank"]), justify="right"),
                             r["pin"],
-                            Text(f"{r['score']:.4g}", justify="right"),
+                            Text(score, justify="right"),
                             r["title"] or "",
                         ],
                     )
-                    for r in rows
+                    for r, score in zip(rows, scores, strict=True)
                 ]
             )
             shown = f" (first {len(rows):,} of {page.total:,})" if page.more else ""

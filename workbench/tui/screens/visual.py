@@ -119,7 +119,7 @@ class VisualScreen(ExplainHost, WorkbenchScreen):
             with VerticalScroll(id="visual-form", classes="panel") as form:
                 form.border_title = "Query"
                 yield Select(MODES, value="pin", allow_blank=False, id="vis-mode", compact=True)
-                yield Input(placeholder="pin id, e.g. p00042", id="vis-pin", compact=True)
+                yield Input(placeholder="pin id", id="vis-pin", compact=True)
                 yield Input(placeholder="image file, e.g. ~/Pictures/chair.jpg", id="vis-file",
                             suggester=PathSuggester(), compact=True)  # fmt: skip
                 yield CropPreview(id="vis-query")
@@ -210,9 +210,14 @@ class VisualScreen(ExplainHost, WorkbenchScreen):
                     svc.BUILTIN if svc.BUILTIN in names else names[0])  # fmt: skip
             if self.visual_run is None:
                 key = self.workbench.key_for("visual.index", "ctrl+o")
-                ranking.clear(
-                    "Results" if names else f"Index the images of {dataset} first ({key})"
-                )
+                info = next((d for d in self.workbench.datasets if d.name == dataset), None)
+                if names:
+                    title = "Results"
+                elif info is not None and info.images == 0:  # nothing to index
+                    title = f"{dataset} has no images (load it with its images to search by look)"
+                else:
+                    title = f"Index the images of {dataset} first ({key})"
+                ranking.clear(title)
 
         self.run_job(Job("visual.embeddings", "Reading embeddings", run, done,
                          show_progress=False))  # fmt: skip
