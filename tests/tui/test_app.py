@@ -137,11 +137,24 @@ def test_startup_imports_no_heavy_engine_modules() -> None:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
 async def test_every_footer_fits(
-    mini_store: Store, make_app: MakeApp, size: tuple[int, int]
+    mini_store: Store, make_app: MakeApp, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No screen's key list runs off the footer (at 80 columns the app-wide Quit and Commands
-    give way; F1 Help stays and lists them)."""
+    give way; F1 Help stays and lists them), also on a pin page with more rows to read."""
+    from textual.widgets import Input
+
+    from workbench.services import explore
     from workbench.tui.screens.base import WorkbenchFooter
+
+    pin_page = explore.pin_page
+    monkeypatch.setattr(explore, "pin_page", lambda s, d, p, offset=0: pin_page(s, d, p, offset, 1))
+
+    def check(where: str) -> None:
+        footer = app.screen.query_one(WorkbenchFooter)
+        shown = [k for k in footer.query(FooterKey) if k.display]
+        assert footer.max_scroll_x == 0, f"{where}: {[k.description for k in shown]}"
+        assert "Help" in [k.description for k in shown]
+        assert ("Quit" in [k.description for k in shown]) == (size[0] >= 110)
 
     app = make_app(mini_store)
     async with app.run_test(size=size) as pilot:
@@ -149,8 +162,14 @@ async def test_every_footer_fits(
         for mode, _title, key in SCREENS:
             await pilot.press("escape", key)
             await settle(pilot)
-            footer = app.screen.query_one(WorkbenchFooter)
-            shown = [k for k in footer.query(FooterKey) if k.display]
-            assert footer.max_scroll_x == 0, f"{mode}: {[k.description for k in shown]}"
-            assert "Help" in [k.description for k in shown]
-            assert ("Quit" in [k.description for k in shown]) == (size[0] >= 110)
+            check(mode)
+        await pilot.press("escape", "2")
+        await settle(pilot)
+        search = app.screen.query_one("#explore-search", Input)
+        search.focus()
+        search.value = "p04"
+        await settle(pilot)
+        await pilot.press("enter", "enter")  # the pin page of p04: 1 of 2 boards shown
+        await settle(pilot)
+        assert app.screen.check_action("more", ()) is True
+        check("explore pin page")

@@ -42,11 +42,14 @@ class ExploreScreen(WorkbenchScreen):
         Binding("g", "toggle_layout", "Grid/list", id="explore.layout"),
         Binding("o", "overview", "Overview", id="explore.overview"),
         Binding("a", "add_to_query", "Add to query", id="explore.add"),
-        Binding("v", "visual_search", "Similar images", id="explore.visual"),
+        Binding("v", "visual_search", "Similar", id="explore.visual", tooltip="Similar images"),
         Binding("e", "explain", "Explain", id="explore.explain", show=False),
-        Binding("right_square_bracket", "page(1)", "Next results", id="explore.next"),
-        Binding("left_square_bracket", "page(-1)", "Previous results", id="explore.previous"),
-        Binding("m", "more", "More rows", id="explore.more"),
+        # The results' title says "[ ]" when there are more pages (the footer has no room).
+        Binding("right_square_bracket", "page(1)", "Next results", id="explore.next", show=False),
+        Binding(
+            "left_square_bracket", "page(-1)", "Previous results", id="explore.previous", show=False
+        ),
+        Binding("m", "more", "More", id="explore.more", tooltip="More rows of the page"),
     ]
 
     def __init__(self) -> None:
